@@ -1,0 +1,219 @@
+"""Streaming HDF5 writer and reader for simulation results.
+
+File layout (plain groups, datasets and attributes; readable with any HDF5
+tool such as ``h5dump``, h5py, MATLAB or HDFView; no pickled objects)::
+
+    /                  attrs: dt_ms (float, ms), seed (int, or JSON "null"),
+                              t_end_ms (float, ms simulated so far),
+                              complete (int8: 1 once the run finished, 0 otherwise),
+                              created (ISO 8601 UTC time), compsim_version,
+                              numba_version, numpy_version, h5py_version,
+                              python_version (str), network (JSON str),
+                              json_attrs (JSON list naming the other attributes
+                              stored as JSON strings), plus extra metadata
+    /monitors/<name>/  attrs: kind ("state" | "spikes" | "rate"), population (str)
+                              state:        every (int, steps), variables (JSON list),
+                                            units (JSON dict variable -> unit)
+                              spikes, rate: n (int, population size)
+                              rate:         dt_ms (float)
+        state:   t (float64, ms, (S,)), neurons (int64, (K,)),
+                 <variable> (S, K) for each variable, in the monitor's dtype
+        spikes:  t (float64, ms, (M,)), i (int32, (M,))
+        rate:    t (float64, ms, (S,)), counts (int32, (S,))
+
+Monitors are listed in creation order. Every growable dataset is chunked
+(about 64k elements per chunk), has an unlimited first dimension and is
+compressed with gzip level 4 after the shuffle filter. Each ``append_*``
+call resizes and writes; :meth:`H5Writer.flush` updates ``t_end_ms`` and
+flushes the file, so a writer killed after a flush leaves a readable file
+holding everything up to that flush, with ``complete`` = 0. The file is
+written in the HDF5 1.8 format (superblock version 2), which has no
+"file open for writing" flag that would block reading a file whose writer
+died.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from compsim.io.memory import Writer
+from compsim.results import PopulationRate, Results, SpikeTrain, StateTrace
+
+#: Target number of elements per chunk of a growable dataset.
+CHUNK_ELEMENTS = 65536
+_LIBVER = ("v108", "v108")
+_COMPRESSION = {"compression": "gzip", "compression_opts": 4, "shuffle": True}
+
+
+def _growable(group, name, dtype, width=None):
+    """Create an empty chunked, compressed dataset of shape (0,) or (0, width)."""
+    if width is None:
+        shape, chunks = (0,), (CHUNK_ELEMENTS,)
+    else:
+        shape, chunks = (0, width), (max(1, CHUNK_ELEMENTS // width), min(width, CHUNK_ELEMENTS))
+    return group.create_dataset(name, shape=shape, maxshape=(None,) + shape[1:], dtype=dtype,
+                                chunks=chunks, **_COMPRESSION)
+
+
+def _append(dataset, data):
+    start = dataset.shape[0]
+    if len(data):
+        dataset.resize(start + len(data), axis=0)
+        dataset[start:] = data
+
+
+class H5Writer(Writer):
+    """Write results to an HDF5 file chunk by chunk (layout in the module docstring).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Output file; an existing file is overwritten.
+    metadata : dict
+        ``dt_ms`` (float, ms), ``seed`` (int or None), ``network``
+        (JSON-serialisable dict) and optional extra root attributes (numbers,
+        str, numeric arrays; dicts, lists and None are stored as JSON).
+    """
+
+    def __init__(self, path, metadata):
+        super().__init__(metadata)
+        self.path = Path(path)
+        self._file = h5py.File(self.path, "w", libver=_LIBVER)
+        try:
+            for key, value in self.attrs.items():
+                if key == "complete":
+                    value = np.int8(value)
+                elif key in self._json_keys:
+                    value = json.dumps(value)
+                self._file.attrs[key] = value
+            self._file.attrs["json_attrs"] = json.dumps(self._json_keys)
+            self._file.attrs["network"] = json.dumps(self.network)
+            self._file.create_group("monitors", track_order=True)
+            self._file.flush()
+        except BaseException:
+            self._file.close()
+            raise
+
+    def _create(self, spec):
+        g = self._file["monitors"].create_group(spec.name)
+        g.attrs["kind"] = spec.kind
+        g.attrs["population"] = spec.population
+        if spec.kind == "state":
+            g.attrs["every"] = spec.every
+            g.attrs["variables"] = json.dumps(list(spec.variables))
+            g.attrs["units"] = json.dumps(spec.units)
+            _growable(g, "t", np.float64)
+            g.create_dataset("neurons", data=spec.neurons)
+            for var in spec.variables:
+                _growable(g, var, spec.dtype, spec.neurons.size)
+            return
+        if spec.n > np.iinfo(np.int32).max:
+            raise ValueError(f"parameter 'n' exceeds the int32 range of the file, got {spec.n}")
+        g.attrs["n"] = spec.n
+        _growable(g, "t", np.float64)
+        if spec.kind == "spikes":
+            _growable(g, "i", np.int32)
+        else:
+            g.attrs["dt_ms"] = self.attrs["dt_ms"]
+            _growable(g, "counts", np.int32)
+
+    def _write_state(self, spec, t, values):
+        g = self._file["monitors"][spec.name]
+        for var, arr in values.items():
+            _append(g[var], arr)
+        _append(g["t"], t)
+
+    def _write_spikes(self, spec, t, i):
+        g = self._file["monitors"][spec.name]
+        _append(g["i"], i.astype(np.int32))
+        _append(g["t"], t)
+
+    def _write_rate(self, spec, t, counts):
+        if counts.size and counts.max() > np.iinfo(np.int32).max:
+            raise ValueError(f"parameter 'counts' exceeds the int32 range of the file, max {counts.max()}")
+        g = self._file["monitors"][spec.name]
+        _append(g["counts"], counts.astype(np.int32))
+        _append(g["t"], t)
+
+    def _flush(self):
+        self._file.attrs["t_end_ms"] = self.attrs["t_end_ms"]
+        self._file.flush()
+
+    def _close(self):
+        self._file.attrs["t_end_ms"] = self.attrs["t_end_ms"]
+        self._file.attrs["complete"] = np.int8(1)
+        self._file.close()
+
+    def results(self):
+        """Return a :class:`Results` with the file's contents (read from disk after close)."""
+        if self._closed:
+            return read(self.path)
+        self._file.flush()
+        return read(self._file)
+
+
+def _attr(value):
+    """Convert an h5py attribute value to a plain Python value."""
+    if isinstance(value, bytes):
+        return value.decode()
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def read(source):
+    """Read results from an HDF5 file in the layout of this module.
+
+    Files whose writer was killed are read up to what reached the disk;
+    datasets of one monitor are cut to their common length.
+
+    Parameters
+    ----------
+    source : str, os.PathLike or h5py.File
+        Path of the file, or an open file.
+
+    Returns
+    -------
+    compsim.results.Results
+    """
+    if isinstance(source, h5py.File):
+        return _read(source)
+    try:
+        f = h5py.File(source, "r")
+    except OSError as exc:
+        raise OSError(f"cannot open {source} as an HDF5 results file ({exc}); "
+                      "a writer killed before its first flush leaves no readable file") from exc
+    with f:
+        return _read(f)
+
+
+def _read(f):
+    raw = {k: _attr(v) for k, v in f.attrs.items()}
+    json_keys = json.loads(raw.pop("json_attrs", "[]"))
+    network = json.loads(raw.pop("network", "{}"))
+    attrs = {k: json.loads(v) if k in json_keys else v for k, v in raw.items()}
+    attrs["complete"] = bool(attrs.get("complete", False))
+    res = Results(attrs=attrs, network=network)
+    for name, g in f.get("monitors", {}).items():
+        kind = _attr(g.attrs["kind"])
+        population = _attr(g.attrs["population"])
+        if kind == "state":
+            variables = [v for v in json.loads(_attr(g.attrs["variables"])) if v in g]
+            length = min([g["t"].shape[0]] + [g[v].shape[0] for v in variables])
+            res.state[name] = StateTrace(
+                name, population, g["t"][:length], g["neurons"][()].astype(np.int64),
+                {v: g[v][:length] for v in variables}, json.loads(_attr(g.attrs["units"])),
+                int(g.attrs["every"]))
+            continue
+        second = "i" if kind == "spikes" else "counts"
+        length = min(g["t"].shape[0], g[second].shape[0])
+        t, other = g["t"][:length], g[second][:length].astype(np.int64)
+        if kind == "spikes":
+            res.spikes[name] = SpikeTrain(name, population, int(g.attrs["n"]), t, other)
+        else:
+            res.rates[name] = PopulationRate(name, population, int(g.attrs["n"]), t, other,
+                                             float(g.attrs["dt_ms"]))
+    return res

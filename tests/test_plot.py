@@ -1,0 +1,106 @@
+"""Every plot function draws synthetic results and the figures save as non-empty PNGs."""
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from compsim import plot  # noqa: E402
+from compsim.io.hdf5 import H5Writer  # noqa: E402
+from compsim.results import load  # noqa: E402
+
+DT = 0.1
+N_HID = 50
+PNG_MAGIC = b"\x89PNG"
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory):
+    """Results loaded from a file: 3-compartment traces, spikes and rates of 2 populations, 200 ms."""
+    rng = np.random.default_rng(1)
+    path = tmp_path_factory.mktemp("plot") / "run.h5"
+    w = H5Writer(path, {"dt_ms": DT, "seed": 1, "network": {"populations": {"hidden": {"n": N_HID}}}})
+    comps = ["v_soma", "v_basal", "v_apical"]
+    w.add_state_monitor("hid_v", "hidden", comps, dict.fromkeys(comps, "mV"), np.arange(10), 10, np.float32)
+    w.add_spike_monitor("hid_spikes", "hidden", N_HID)
+    w.add_rate_monitor("hid_rate", "hidden", N_HID)
+    w.add_spike_monitor("out_spikes", "output", 10)
+    steps = 2000
+    t = DT * np.arange(steps)
+    spiking = rng.random((steps, N_HID)) < 0.002 * (1 + np.sin(2 * np.pi * t / 50))[:, None]
+    step_idx, neuron_idx = np.nonzero(spiking)
+    phase = rng.uniform(0, 2 * np.pi, 10)
+    v = -65 + 5 * np.sin(2 * np.pi * t[::10, None] / 40 + phase)
+    w.append_state("hid_v", t[::10], {"v_soma": v, "v_basal": v - 3, "v_apical": v - 6})
+    w.append_spikes("hid_spikes", t[step_idx], neuron_idx)
+    w.append_rate("hid_rate", t, spiking.sum(axis=1))
+    w.append_spikes("out_spikes", [5.0, 12.0, 150.0], [0, 3, 9])
+    w.close(steps * DT)
+    return load(path)
+
+
+def assert_png(path):
+    assert path.stat().st_size > 1000
+    assert path.read_bytes()[:4] == PNG_MAGIC
+
+
+def save(fig, path):
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    assert_png(path)
+
+
+def test_voltage_traces(results, tmp_path):
+    fig = plot.voltage_traces(results.state["hid_v"])
+    assert len(fig.axes) == 3
+    assert fig.axes[0].get_ylabel() == "v_soma (mV)" and fig.axes[-1].get_xlabel() == "time (ms)"
+    assert len(fig.axes[0].lines) == 5
+    save(fig, tmp_path / "traces.png")
+    fig = plot.voltage_traces(results, "hid_v", neurons=[2, 9], vars="v_apical")
+    assert len(fig.axes) == 1 and len(fig.axes[0].lines) == 2
+    save(fig, tmp_path / "traces_one.png")
+    with pytest.raises(ValueError, match="'neurons'"):
+        plot.voltage_traces(results, "hid_v", neurons=[42])
+    with pytest.raises(ValueError, match="'vars'"):
+        plot.voltage_traces(results, vars=["v_dendrite"])
+
+
+def test_raster(results, tmp_path):
+    ax = plot.raster(results.spikes["hid_spikes"])
+    assert ax.get_xlabel() == "time (ms)" and ax.get_ylabel() == "neuron index"
+    save(ax.figure, tmp_path / "raster.png")
+    ax = plot.raster(results, "out_spikes")
+    assert ax.get_xlim() == (0.0, 200.0) and "output" in ax.get_title()
+    save(ax.figure, tmp_path / "raster_out.png")
+    ax = plot.raster(results.spikes["hid_spikes"], max_points=100)
+    assert "shown" in ax.get_title()
+    plt.close(ax.figure)
+    with pytest.raises(ValueError, match="'name' is required"):
+        plot.raster(results)
+
+
+def test_population_rate(results, tmp_path):
+    ax = plot.population_rate(results.rates["hid_rate"], bin_ms=5.0)
+    assert ax.get_ylabel() == "rate (Hz)"
+    save(ax.figure, tmp_path / "rate.png")
+    fig, axes = plt.subplots(2, 1)
+    plot.population_rate(results, "hid_spikes", bin_ms=10.0, ax=axes[0])
+    plot.population_rate(results, ax=axes[1])  # the only rate monitor
+    save(fig, tmp_path / "rate_from_spikes.png")
+
+
+def test_rate_from_counts_matches_rate_from_spikes(results):
+    _, from_counts = results.rates["hid_rate"].rate_hz(5.0)
+    _, from_spikes = results.spikes["hid_spikes"].binned_rate(5.0, results.attrs["t_end_ms"])
+    np.testing.assert_allclose(from_counts, from_spikes)
+
+
+def test_summary_figures(results, tmp_path):
+    paths = plot.summary_figures(results, tmp_path / "figs", prefix="run1_")
+    names = sorted(p.name for p in paths)
+    assert names == ["run1_hid_rate_rate.png", "run1_hid_spikes_raster.png", "run1_hid_v_traces.png",
+                     "run1_out_spikes_raster.png", "run1_out_spikes_rate.png"]
+    for p in paths:
+        assert_png(p)
