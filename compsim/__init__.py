@@ -1,0 +1,22 @@
+"""compsim: fast simulation of spiking, multi-compartment neurons and networks.
+
+Quick start::
+
+    import compsim as cs
+    from compsim.models import CobaLIF
+    net = cs.Network(dt=0.1, seed=7)
+    ...
+    results = net.run(1000.0, output="run.h5")
+    cs.load("run.h5")
+"""
+from ._version import __version__
+from .connectivity import Explicit, FixedInDegree, FixedProbability
+from .network import Network, SimulationDiverged
+from .results import load
+from .sources import PoissonSource, SpikeTrainSource
+from .synapses import DoubleExponential, Exponential
+
+__all__ = [
+    "__version__", "Network", "SimulationDiverged", "PoissonSource", "SpikeTrainSource",
+    "FixedProbability", "FixedInDegree", "Explicit", "Exponential", "DoubleExponential", "load",
+]

@@ -1,0 +1,5 @@
+"""Built-in neuron models; each module documents its equations, state, parameters and units."""
+from .lif import CobaLIF
+from .segregated import OutputNeuron, SegregatedPyramidal
+
+__all__ = ["CobaLIF", "SegregatedPyramidal", "OutputNeuron"]

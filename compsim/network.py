@@ -1,0 +1,332 @@
+"""The network: assembles populations, projections and monitors, and runs them chunk by chunk.
+
+Python runs once per chunk of steps (default 1,000): it fills time-varying
+source rates, calls the compiled chunk loop (:mod:`compsim.engine.codegen`,
+where the per-step schedule is documented), drains the monitors into the
+writer, flushes the HDF5 file and reports progress. Nothing happens in Python
+per step.
+
+Units: time in ms, rates in Hz, and each model's documented units for its
+state (mV / nS / pA for :class:`~compsim.models.CobaLIF`).
+"""
+import contextlib
+import json
+import sys
+import time
+
+import numba
+import numpy as np
+
+from .checks import check_choice, check_count, check_number, check_positive
+from .engine import codegen
+from .io.hdf5 import H5Writer
+from .io.memory import MemoryWriter
+from .model import Population, check_method
+from .monitors import RateMonitor, SpikeMonitor, StateMonitor
+from .projection import Projection
+from .rng import stream_key
+
+_PROJECTION_STREAM = 1 << 20  # stream ids of projections follow those of populations
+
+
+class SimulationDiverged(RuntimeError):
+    """A state variable became NaN or infinite; names the population, neuron and time."""
+
+    def __init__(self, population, neuron, t_ms, step):
+        self.population, self.neuron, self.t_ms, self.step = population, neuron, t_ms, step
+        super().__init__(
+            f"simulation diverged: population '{population}', neuron {neuron} has a non-finite state "
+            f"at t = {t_ms:g} ms (step {step}); reduce dt, check parameters and weights"
+        )
+
+
+class Network:
+    """A spiking network simulated with a fixed time step.
+
+    Parameters
+    ----------
+    dt : float
+        Time step (ms), > 0.
+    seed : int
+        Seed of every random stream (spikes, connectivity); same seed, same results.
+    method : {'exponential_euler', 'exact', 'euler'}
+        Integration of the (conditionally) linear dynamics; ``exact`` is an
+        alias of ``exponential_euler``, which is exact for linear dynamics
+        with inputs constant over a step.
+    dtype : {'float64', 'float32'}
+        Precision of state, traces and weights.
+    chunk_steps : int
+        Steps per compiled call (Python runs between chunks only).
+    parallel : {'auto', True, False}
+        Compile the per-neuron loops with ``prange`` (multi-threaded).
+        'auto' does so when a population has at least 16,384 neurons.
+    threads : int or None
+        Numba threads to use (None: Numba's default, all cores).
+    """
+
+    def __init__(self, dt=0.1, seed=0, *, method="exponential_euler", dtype="float64", chunk_steps=1000,
+                 parallel="auto", threads=None):
+        self.dt = check_positive("dt", dt, "ms", owner="Network")
+        self.seed = check_count("seed", seed, lo=0, owner="Network")
+        self.method = check_method(method)
+        self.dtype = np.dtype(check_choice("dtype", str(np.dtype(dtype)), ("float64", "float32"), owner="Network"))
+        self.chunk_steps = check_count("chunk_steps", chunk_steps, owner="Network")
+        self.parallel = check_choice("parallel", parallel, ("auto", True, False), owner="Network")
+        self.threads = None if threads is None else check_count("threads", threads, owner="Network")
+        self.populations, self.projections, self.monitors = [], [], []
+        self.step = 0
+        self.timings = {"build_s": 0.0, "compile_s": 0.0, "run_s": 0.0}
+        self._program = None
+        self._writer = None
+        self._memory = None
+
+    # -- assembly -------------------------------------------------------------------
+    @property
+    def t(self):
+        """Current simulation time (ms)."""
+        return self.step * self.dt
+
+    def add(self, population, name=None):
+        """Add a population (neuron model or spike source); returns it."""
+        if not isinstance(population, Population):
+            raise ValueError(f"Network.add: expected a population (model or source), got {type(population).__name__}")
+        if population.network is not None:
+            raise ValueError(f"Network.add: '{population.name}' already belongs to a network")
+        name = name or population.name or f"{type(population).__name__.lower()}{len(self.populations)}"
+        if any(p.name == name for p in self.populations):
+            raise ValueError(f"Network.add: a population named '{name}' exists already")
+        population._bind(self, len(self.populations), name)
+        self.populations.append(population)
+        self._changed()
+        return population
+
+    def connect(self, pre, post, target, weights=1.0, *, connectivity=None, delay=0.0, synapse=None):
+        """Connect ``pre`` to port ``target`` of ``post``.
+
+        Parameters
+        ----------
+        pre, post : Population
+            Populations of this network.
+        target : str
+            Port (compartment or conductance) of ``post``, e.g. ``"basal"``, ``"apical"``, ``"ge"``.
+        weights : float or array
+            Dense (``connectivity=None``): scalar or array of shape (n_post, n_pre).
+            Sparse: scalar or one weight per synapse, in the order of the rule's pairs.
+            In the port's unit (nS for conductances, pA for currents, potential for dendrites).
+        connectivity : None, FixedProbability, FixedInDegree or Explicit
+            None: all-to-all dense matrix (BLAS for dense traffic).
+        delay : float
+            Transmission delay (ms), a multiple of dt; 0 = effect in the next step.
+        synapse : Exponential or DoubleExponential, optional
+            Synaptic kernel; default: the one the post model declares for the port.
+        """
+        for role, p in (("pre", pre), ("post", post)):
+            if p.network is not self:
+                raise ValueError(f"Network.connect: '{role}' population is not part of this network (add it first)")
+        index = len(self.projections)
+        key = np.uint64(stream_key(self.seed, _PROJECTION_STREAM + index))
+        proj = Projection(self, index, pre, post, target, weights, connectivity, delay, synapse, key)
+        self.projections.append(proj)
+        self._changed()
+        return proj
+
+    def record(self, population, variables, *, every=1, neurons=None, name=None):
+        """Record state ``variables`` of ``neurons`` (slice/array, default all) every ``every`` steps."""
+        self._check_member(population, "record")
+        mon = StateMonitor(population, variables, every, neurons, self._monitor_name(name, population, "state"))
+        return self._add_monitor(mon)
+
+    def record_spikes(self, population, *, name=None):
+        """Record every spike of ``population``."""
+        self._check_member(population, "record_spikes")
+        return self._add_monitor(SpikeMonitor(population, self._monitor_name(name, population, "spikes")))
+
+    def record_rate(self, population, *, name=None):
+        """Record the population's spike count per step (population rate)."""
+        self._check_member(population, "record_rate")
+        return self._add_monitor(RateMonitor(population, self._monitor_name(name, population, "rate")))
+
+    def set_synaptic_input(self, population, port, values):
+        """Set the current value of a port's synaptic input (e.g. initial conductances, in the port's unit).
+
+        The value is given to the first projection that targets the port; the others are zeroed.
+        """
+        population.port(port)
+        projs = [j for j in self.projections if j.post is population and j.target == port]
+        if not projs:
+            raise ValueError(f"set_synaptic_input: no projection targets '{population.name}.{port}'")
+        projs[0].set_input(values)
+        for j in projs[1:]:
+            j.trace[:] = 0.0
+
+    def describe(self):
+        """JSON-serialisable description of the whole network."""
+        return {
+            "dt_ms": self.dt,
+            "seed": self.seed,
+            "method": self.method,
+            "dtype": str(self.dtype),
+            "populations": {p.name: p.describe() for p in self.populations},
+            "projections": [j.describe() for j in self.projections],
+            "monitors": {m.name: {"kind": m.kind, "population": m.population.name} for m in self.monitors},
+        }
+
+    def __repr__(self):
+        pops = ", ".join(f"{p.name}: {type(p).__name__}({p.n})" for p in self.populations)
+        return f"Network(dt={self.dt} ms, t={self.t:g} ms, {len(self.projections)} projections; {pops})"
+
+    def _check_member(self, population, what):
+        if population.network is not self:
+            raise ValueError(f"Network.{what}: population is not part of this network")
+
+    def _monitor_name(self, name, population, kind):
+        name = name or f"{population.name}_{kind}"
+        if any(m.name == name for m in self.monitors):
+            raise ValueError(f"a monitor named '{name}' exists already; pass name=...")
+        return name
+
+    def _add_monitor(self, mon):
+        if self._writer is not None or self._memory is not None:
+            raise ValueError("add monitors before the first run")
+        mon.index = len(self.monitors)
+        self.monitors.append(mon)
+        self._changed()
+        return mon
+
+    def _changed(self):
+        self._program = None
+
+    # -- compilation ----------------------------------------------------------------
+    def build(self):
+        """Generate and compile (or load from cache) the chunk loop; called by :meth:`run`."""
+        t0 = time.perf_counter()
+        for p in self.populations:
+            p.validate(self.dt)
+            p.cnt = np.zeros(p.n, dtype=np.int64)
+            p.spk = np.zeros(p.n, dtype=np.int32)
+            if p.kind == "model":
+                p.par = np.asarray(p.constants(self.dt, self.method), dtype=np.float64)
+            if p.kind == "poisson_source":
+                p.rate_buf = p.rates_for(0, 1, self.dt)
+        self._allocate_monitors(self.chunk_steps)
+        parallel = self.parallel
+        if parallel == "auto":
+            parallel = max((p.n for p in self.populations), default=0) >= 16384
+        text, getters = codegen.generate(self, parallel)
+        self._keys = np.array([stream_key(self.seed, p.index) for p in self.populations] or [0], dtype=np.uint64)
+        self._ctrl = np.zeros(5, dtype=np.int64)
+        t1 = time.perf_counter()
+        fn = codegen.load(text)
+        self._program = (fn, getters, text)
+        self._call(0)  # compiles, or loads the machine code from the on-disk cache
+        self.timings["build_s"] += t1 - t0
+        self.timings["compile_s"] += time.perf_counter() - t1
+
+    def _allocate_monitors(self, chunk):
+        for m in self.monitors:
+            m.allocate(chunk, self.dtype)
+        self._allocated_steps = chunk
+
+    @property
+    def source(self):
+        """Text of the generated chunk loop (after :meth:`build`)."""
+        if self._program is None:
+            self.build()
+        return self._program[2]
+
+    def _call(self, n_steps):
+        fn, getters, _ = self._program
+        fn(n_steps, self.step, self.dt, self._ctrl, self._keys, *[g() for g in getters])
+        return int(self._ctrl[0]), int(self._ctrl[1])
+
+    # -- running --------------------------------------------------------------------
+    def run(self, duration, *, output=None, progress=False, chunk_steps=None):
+        """Advance the network by ``duration`` ms and return what has been recorded.
+
+        ``output``: path of an HDF5 file to stream this run's recordings to
+        (flushed after every chunk, closed at the end). Without it, recordings
+        go to memory (or to the file of an open :meth:`recording` block) and
+        accumulate over runs. Returns a :class:`compsim.results.Results`.
+        """
+        duration = check_number("duration", duration, lo=0.0, unit="ms", owner="Network.run")
+        n_total = int(round(duration / self.dt))
+        chunk = self.chunk_steps if chunk_steps is None else check_count("chunk_steps", chunk_steps, owner="Network.run")
+        if self._program is None:
+            self.build()
+        if chunk > self._allocated_steps:  # larger chunks than the buffers were sized for
+            self._allocate_monitors(chunk)
+        if output is not None:
+            with self.recording(output) as writer:
+                self._run_steps(n_total, chunk, writer, progress)
+            return writer.results()
+        writer = self._writer or self._memory_writer()
+        self._run_steps(n_total, chunk, writer, progress)
+        return writer.results()
+
+    @contextlib.contextmanager
+    def recording(self, path):
+        """Stream every run inside the block into one HDF5 file at ``path``."""
+        if self._writer is not None:
+            raise RuntimeError("a recording block is open already")
+        writer = H5Writer(path, self._metadata())
+        self._register(writer)
+        self._writer = writer
+        try:
+            yield writer
+        finally:
+            self._writer = None
+            writer.close(self.t)
+
+    def results(self):
+        """Everything recorded in memory so far (runs without ``output``)."""
+        return self._memory_writer().results()
+
+    def _memory_writer(self):
+        if self._memory is None:
+            self._memory = MemoryWriter(self._metadata())
+            self._register(self._memory)
+        return self._memory
+
+    def _metadata(self):
+        return {"dt_ms": self.dt, "seed": self.seed, "method": self.method, "dtype": str(self.dtype),
+                "network": json.loads(json.dumps(self.describe()))}
+
+    def _register(self, writer):
+        if self._program is None:
+            self.build()
+        for m in self.monitors:
+            m.register(writer)
+
+    def _run_steps(self, n_total, chunk, writer, progress):
+        if self.threads is not None:
+            numba.set_num_threads(min(self.threads, numba.config.NUMBA_NUM_THREADS))
+        end = self.step + n_total
+        start_wall = time.perf_counter()
+        t_start = self.t
+        while self.step < end:
+            n = min(chunk, end - self.step)
+            for p in self.populations:
+                if p.kind == "poisson_source":
+                    p.rate_buf = p.rates_for(self.step, n, self.dt)
+            t0 = time.perf_counter()
+            done, err = self._call(n)
+            self.timings["run_s"] += time.perf_counter() - t0
+            self.step += done
+            for m in self.monitors:
+                m.drain(writer, self.dt)
+            writer.flush(self.t)
+            if err == codegen.ERR_NONFINITE:
+                pop_index, neuron, step = (int(x) for x in self._ctrl[2:5])
+                raise SimulationDiverged(self.populations[pop_index].name, neuron, step * self.dt, step)
+            if progress:
+                _report_progress(self.t - t_start, n_total * self.dt, time.perf_counter() - start_wall)
+        if progress:
+            sys.stderr.write("\n")
+
+
+def _report_progress(done_ms, total_ms, elapsed_s):
+    frac = done_ms / total_ms if total_ms else 1.0
+    eta = elapsed_s * (1 - frac) / frac if frac > 0 else float("nan")
+    sys.stderr.write(f"\rcompsim: {100 * frac:5.1f}% | {done_ms:9.1f} / {total_ms:.1f} ms | "
+                     f"{elapsed_s:6.1f} s elapsed | ETA {eta:6.1f} s")
+    sys.stderr.flush()

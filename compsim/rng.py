@@ -1,0 +1,103 @@
+"""Counter-based random numbers keyed by (seed, stream, neuron, step).
+
+Every random draw in compsim is a pure function of its key, so the same seed
+gives bit-identical results whatever the chunk size, thread count or backend:
+no generator state is carried from one step or thread to the next.
+
+The mixer is the 64-bit finaliser of MurmurHash3 (``fmix64``) applied to the
+key words folded in one at a time (a sponge-like construction, as in
+SplitMix64, whose outputs pass BigCrush). ``uniform`` returns the top 53 bits
+as a double in [0, 1).
+
+Key layout
+----------
+``stream_key(seed, stream)`` folds the network seed and a stream id (one per
+population / projection, assigned by the network) into one 64-bit word. A draw
+then mixes in the neuron index, the step number and a draw index ``k`` (for
+models needing more than one number per neuron and step).
+"""
+import numpy as np
+from numba import njit
+
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_M1 = np.uint64(0xFF51AFD7ED558CCD)
+_M2 = np.uint64(0xC4CEB9FE1A85EC53)
+_S33 = np.uint64(33)
+_S11 = np.uint64(11)
+_INV53 = 1.0 / 9007199254740992.0  # 2**-53
+
+
+@njit(cache=True, inline="always")
+def _fmix64(x):
+    x ^= x >> _S33
+    x *= _M1
+    x ^= x >> _S33
+    x *= _M2
+    x ^= x >> _S33
+    return x
+
+
+@njit(cache=True, inline="always")
+def _absorb(h, word):
+    return _fmix64((h ^ np.uint64(word)) * _GOLDEN + _GOLDEN)
+
+
+@njit(cache=True)
+def stream_key(seed, stream):
+    """64-bit key of random stream ``stream`` under network seed ``seed``."""
+    return _absorb(_absorb(np.uint64(0x243F6A8885A308D3), seed), stream)
+
+
+@njit(cache=True, inline="always")
+def uniform(key, neuron, step, k):
+    """Uniform double in [0, 1) for (key, neuron, step, draw index k)."""
+    h = _absorb(_absorb(_absorb(key, neuron), step), k)
+    return np.float64(h >> _S11) * _INV53
+
+
+@njit(cache=True, inline="always")
+def poisson_count(lam, u):
+    """Poisson(lam) count by inversion of the CDF with one uniform ``u``.
+
+    Exact for the per-step rates of spiking models (lam = rate * dt, well
+    below 30); the loop is capped at 1000 to stay finite for huge lam.
+    """
+    p = np.exp(-lam)
+    cdf = p
+    k = 0
+    while u >= cdf and k < 1000:
+        k += 1
+        p *= lam / k
+        cdf += p
+    return k
+
+
+@njit(cache=True)
+def uniform_block(key, n_neurons, step0, n_steps, k):
+    """Array (n_steps, n_neurons) of the uniforms the engine draws.
+
+    Used to replay the exact noise of a run elsewhere (e.g. into Brian2 as
+    frozen noise) and to test the generator's statistics.
+    """
+    out = np.empty((n_steps, n_neurons))
+    for s in range(n_steps):
+        for i in range(n_neurons):
+            out[s, i] = uniform(key, i, step0 + s, k)
+    return out
+
+
+BERNOULLI = 0
+POISSON = 1
+
+
+@njit(cache=True, inline="always")
+def draw_spikes(lam, mode, key, neuron, step):
+    """Spike count of one neuron in one step, for expected count ``lam`` = rate * dt.
+
+    ``mode`` BERNOULLI: one spike when u < lam (Brian2's ``PoissonGroup``);
+    ``mode`` POISSON: a Poisson(lam) count (the original segregated-dendrite code).
+    """
+    u = uniform(key, neuron, step, 0)
+    if mode == BERNOULLI:
+        return 1 if u < lam else 0
+    return poisson_count(lam, u)

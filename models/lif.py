@@ -1,0 +1,96 @@
+"""Conductance-based leaky integrate-and-fire neuron (Vogels & Abbott 2005; Brette et al. 2007, COBA).
+
+Equations (v in mV, conductances in nS, current in pA, time in ms)::
+
+    C_m dv/dt = g_l (E_l - v) + g_e (E_e - v) + g_i (E_i - v) + I      (unless refractory)
+    C_m = g_l * tau_m                                                   (pF)
+
+``g_e``, ``g_i`` and ``I`` are the synaptic ports: the summed, exponentially
+decaying traces of the projections that target them (``tau_e``, ``tau_i``,
+``tau_I`` by default; a projection may choose another kernel).
+
+Spike when ``v > v_th`` (outside the refractory period); then ``v = v_reset``
+and ``v`` is held for ``t_ref`` (``round(t_ref / dt)`` steps counting the
+spike step, as Brian2's ``refractory``); conductances keep evolving.
+
+Integration: ``euler`` (forward Euler, Brian2 ``method='euler'``) or
+``exponential_euler`` / ``exact`` (the equation is linear in v with the
+conductances frozen over the step: ``v <- v_inf + (v - v_inf) exp(-dt g_tot / C_m)``,
+Brian2 ``method='exponential_euler'``).
+"""
+import math
+
+import numpy as np
+from numba import njit
+
+from compsim.model import Param, Population, Port, Var
+
+# indices into the constant vector ``par``
+_METHOD, _DT_C, _G_L, _E_L, _E_E, _E_I, _V_TH, _V_RESET, _N_REF = range(9)
+
+
+class CobaLIF(Population):
+    """Conductance-based LIF neuron, the network neuron of the COBA benchmark.
+
+    State variables: ``v`` (mV), ``refractory`` (steps left in the refractory
+    period). Ports: ``ge``, ``gi`` (nS), ``I`` (pA).
+    """
+
+    params = (
+        Param("g_l", 10.0, "nS", "leak conductance", lo=0.0, lo_open=True),
+        Param("tau_m", 20.0, "ms", "membrane time constant C_m / g_l", lo=0.0, lo_open=True),
+        Param("E_l", -60.0, "mV", "leak reversal (resting) potential"),
+        Param("E_e", 0.0, "mV", "excitatory reversal potential"),
+        Param("E_i", -80.0, "mV", "inhibitory reversal potential"),
+        Param("v_th", -50.0, "mV", "spike threshold"),
+        Param("v_reset", -60.0, "mV", "reset potential"),
+        Param("t_ref", 5.0, "ms", "absolute refractory period", lo=0.0),
+        Param("tau_e", 5.0, "ms", "default decay time of excitatory conductance", lo=0.0, lo_open=True),
+        Param("tau_i", 10.0, "ms", "default decay time of inhibitory conductance", lo=0.0, lo_open=True),
+        Param("tau_I", 5.0, "ms", "default decay time of synaptic current", lo=0.0, lo_open=True),
+    )
+    state_vars = (
+        Var("v", "mV", "membrane potential", init=lambda p: p["E_l"]),
+        Var("refractory", "steps", "steps left in the refractory period (0: free)"),
+    )
+    ports = (
+        Port("ge", "nS", "excitatory conductance", ("exponential", "tau_e")),
+        Port("gi", "nS", "inhibitory conductance", ("exponential", "tau_i")),
+        Port("I", "pA", "synaptic current", ("exponential", "tau_I")),
+    )
+
+    def refractory_steps(self, dt):
+        """Steps a spike blocks the neuron, spike step included (Brian2's ``timestep(t_ref, dt)``)."""
+        return int(np.floor(self.p["t_ref"] / dt + 1e-3))
+
+    def constants(self, dt, method):
+        p = self.p
+        par = np.zeros(9)
+        par[_METHOD] = 0.0 if method == "euler" else 1.0
+        par[_DT_C] = dt / (p["g_l"] * p["tau_m"])
+        par[_G_L], par[_E_L], par[_E_E], par[_E_I] = p["g_l"], p["E_l"], p["E_e"], p["E_i"]
+        par[_V_TH], par[_V_RESET] = p["v_th"], p["v_reset"]
+        par[_N_REF] = max(self.refractory_steps(dt) - 1, 0)
+        return par
+
+    def kernels(self, method):
+        return None, "compsim.models.lif:coba_lif_update"
+
+
+@njit(cache=True, inline="always")
+def coba_lif_update(i, step, key, par, v, refractory, ge, gi, I):
+    """One step of one neuron: returns ``(v, refractory, count)``; count -1 if v is not finite."""
+    if refractory > 0:  # v clamped, no threshold
+        return v, refractory - 1, 0
+    g_l = par[_G_L]
+    if par[_METHOD] == 0.0:
+        v = v + par[_DT_C] * (g_l * (par[_E_L] - v) + ge * (par[_E_E] - v) + gi * (par[_E_I] - v) + I)
+    else:
+        g_tot = g_l + ge + gi
+        v_inf = (g_l * par[_E_L] + ge * par[_E_E] + gi * par[_E_I] + I) / g_tot
+        v = v_inf + (v - v_inf) * math.exp(-par[_DT_C] * g_tot)
+    if not math.isfinite(v):
+        return v, refractory, -1
+    if v > par[_V_TH]:
+        return par[_V_RESET], par[_N_REF], 1
+    return v, refractory, 0
