@@ -9,7 +9,8 @@ device functions:
 
 ``derive(par, *values, *inputs) -> derived values``
     optional; the variables with role ``"derived"`` (e.g. dendritic
-    potentials) from this step's synaptic inputs, before recording.
+    potentials) from this step's synaptic inputs, before recording; it
+    receives the non-derived values only.
 ``update(i, step, key, par, *values, *inputs) -> (*new state values, count)``
     advances neuron ``i`` by one step ``dt``; returns the new values of the
     variables with role ``"state"`` and the neuron's spike count for the

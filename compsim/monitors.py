@@ -126,3 +126,47 @@ class RateMonitor:
         if pos:
             writer.append_rate(self.name, self.tbuf[:pos] * dt, self.buf[:pos].copy())
         self.ctl[0] = 0
+
+
+class AverageMonitor:
+    """Running sums of ``variables`` of every neuron, for phase averages (not written to files).
+
+    The compiled loop adds each step's value (sampled like a state monitor, at
+    the start of the step) to ``sums``; :meth:`mean` divides by the number of
+    steps since the last :meth:`reset`. This is how a protocol averages, e.g.,
+    somatic potentials over the last 20 ms of a phase without per-step Python.
+    """
+
+    kind = "average"
+
+    def __init__(self, population, variables, name):
+        self.population, self.name = population, name
+        probe = StateMonitor(population, variables, 1, None, name)  # validates names, resolves rows
+        self.variables, self.rows, self.units = probe.variables, probe.rows, probe.units
+        self.sums = np.zeros((len(self.rows), population.n))
+        self.ctl = np.zeros(1, dtype=np.int64)  # [steps summed]
+
+    def reset(self):
+        """Start a new averaging window."""
+        self.sums[:] = 0.0
+        self.ctl[0] = 0
+
+    @property
+    def steps(self):
+        """Number of steps summed since the last reset."""
+        return int(self.ctl[0])
+
+    def mean(self, variable):
+        """Mean of ``variable`` per neuron over the steps since the last reset, shape (n,)."""
+        if self.ctl[0] == 0:
+            raise ValueError(f"average monitor '{self.name}': no step has been summed since the last reset")
+        return self.sums[self.variables.index(variable)] / self.ctl[0]
+
+    def allocate(self, chunk_steps, dtype):
+        """Nothing to size per chunk: the sums live across chunks."""
+
+    def register(self, writer):
+        """Averages are read by protocols, not written to files."""
+
+    def drain(self, writer, dt):
+        """Nothing to drain."""

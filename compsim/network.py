@@ -22,7 +22,7 @@ from .engine import codegen
 from .io.hdf5 import H5Writer
 from .io.memory import MemoryWriter
 from .model import Population, check_method
-from .monitors import RateMonitor, SpikeMonitor, StateMonitor
+from .monitors import AverageMonitor, RateMonitor, SpikeMonitor, StateMonitor
 from .projection import Projection
 from .rng import stream_key
 
@@ -146,6 +146,13 @@ class Network:
         self._check_member(population, "record_rate")
         return self._add_monitor(RateMonitor(population, self._monitor_name(name, population, "rate")))
 
+    def average(self, population, variables, *, name=None):
+        """Accumulate per-neuron running means of ``variables`` (see :class:`~compsim.monitors.AverageMonitor`)."""
+        self._check_member(population, "average")
+        if population.kind != "model":
+            raise ValueError(f"Network.average: '{population.name}' has no state variables")
+        return self._add_monitor(AverageMonitor(population, variables, self._monitor_name(name, population, "average")))
+
     def set_synaptic_input(self, population, port, values):
         """Set the current value of a port's synaptic input (e.g. initial conductances, in the port's unit).
 
@@ -186,8 +193,9 @@ class Network:
         return name
 
     def _add_monitor(self, mon):
-        if self._writer is not None or self._memory is not None:
-            raise ValueError("add monitors before the first run")
+        recorded = not isinstance(mon, AverageMonitor)  # averages are not written, so may come later
+        if recorded and (self._writer is not None or self._memory is not None):
+            raise ValueError("add recording monitors before the first run")
         mon.index = len(self.monitors)
         self.monitors.append(mon)
         self._changed()

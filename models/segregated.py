@@ -190,7 +190,7 @@ def _spike(v, i, step, par, key):
 
 
 @njit(cache=True, inline="always")
-def pyramidal_derive(par, v, v_basal, v_apical, b_basal, b_apical, basal, apical):
+def pyramidal_derive(par, v, b_basal, b_apical, basal, apical):
     """Dendritic potentials ``(V_b, V_a)`` from this step's filtered inputs and biases."""
     return basal + b_basal, apical + b_apical
 
@@ -207,7 +207,7 @@ def pyramidal_update(i, step, key, par, v, v_basal, v_apical, b_basal, b_apical,
 
 
 @njit(cache=True, inline="always")
-def output_derive(par, v, v_basal, b_basal, g_exc, g_inh, I_ext, basal):
+def output_derive(par, v, b_basal, g_exc, g_inh, I_ext, basal):
     """Dendritic potential ``V_b`` from this step's filtered input and bias."""
     return (basal + b_basal,)
 

@@ -28,7 +28,7 @@ import os
 import sys
 from pathlib import Path
 
-from ..monitors import PORT, RateMonitor, SpikeMonitor, StateMonitor
+from ..monitors import PORT, AverageMonitor, RateMonitor, SpikeMonitor, StateMonitor
 
 ERR_NONE, ERR_BUFFER, ERR_NONFINITE = 0, 1, 2
 
@@ -111,7 +111,8 @@ def generate(network, parallel):
         derived = [v for r, v in enumerate(values) if roles[r] == "derived"]
         if derive_ref:
             derive = src.kernel(derive_ref, f"derive{k}")
-            body.append(f"{', '.join(derived)}, = {derive}(const{k}, {', '.join(values + inputs)})")
+            given = [v for r, v in enumerate(values) if roles[r] != "derived"]
+            body.append(f"{', '.join(derived)}, = {derive}(const{k}, {', '.join(given + inputs)})")
             body += [f"{st}[{values.index(v)}, i] = {v}" for v in derived]
         for m in (m for m in mons if isinstance(m, StateMonitor) and m.population is p):
             ctl = src.arg(f"m{m.index}_ctl", lambda m=m: m.ctl)
@@ -125,6 +126,12 @@ def generate(network, parallel):
             for v, (kind, row) in enumerate(m.rows):
                 body.append(f"        {buf}[pos_{tag}, {v}, c] = {inputs[row] if kind == PORT else values[row]}")
             epilogue += [f"if rec_{tag}:", f"    {tbuf}[pos_{tag}] = step", f"    {ctl}[0] = pos_{tag} + 1"]
+        for m in (m for m in mons if isinstance(m, AverageMonitor) and m.population is p):
+            sums = src.arg(f"m{m.index}_sums", lambda m=m: m.sums)
+            actl = src.arg(f"m{m.index}_ctl", lambda m=m: m.ctl)
+            for v, (kind, row) in enumerate(m.rows):
+                body.append(f"{sums}[{v}, i] += {inputs[row] if kind == PORT else values[row]}")
+            epilogue.append(f"{actl}[0] += 1")
         update = src.kernel(update_ref, f"update{k}")
         evolved = [v for r, v in enumerate(values) if roles[r] == "state"]
         src.emit(I, f"key{k} = keys[{k}]")
