@@ -13,6 +13,7 @@ import contextlib
 import json
 import sys
 import time
+from pathlib import Path
 
 import numba
 import numpy as np
@@ -254,7 +255,9 @@ class Network:
         ``output``: path of an HDF5 file to stream this run's recordings to
         (flushed after every chunk, closed at the end). Without it, recordings
         go to memory (or to the file of an open :meth:`recording` block) and
-        accumulate over runs. Returns a :class:`compsim.results.Results`.
+        accumulate over runs. Returns a :class:`compsim.results.Results` with
+        everything recorded so far, or None inside a :meth:`recording` block
+        (read the file with :func:`compsim.load` after the block).
         """
         duration = check_number("duration", duration, lo=0.0, unit="ms", owner="Network.run")
         n_total = int(round(duration / self.dt))
@@ -267,7 +270,10 @@ class Network:
             with self.recording(output) as writer:
                 self._run_steps(n_total, chunk, writer, progress)
             return writer.results()
-        writer = self._writer or self._memory_writer()
+        if self._writer is not None:
+            self._run_steps(n_total, chunk, self._writer, progress)
+            return None
+        writer = self._memory_writer()
         self._run_steps(n_total, chunk, writer, progress)
         return writer.results()
 
@@ -276,6 +282,7 @@ class Network:
         """Stream every run inside the block into one HDF5 file at ``path``."""
         if self._writer is not None:
             raise RuntimeError("a recording block is open already")
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
         writer = H5Writer(path, self._metadata())
         self._register(writer)
         self._writer = writer

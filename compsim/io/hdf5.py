@@ -42,10 +42,11 @@ import numpy as np
 from compsim.io.memory import Writer
 from compsim.results import PopulationRate, Results, SpikeTrain, StateTrace
 
-#: Target number of elements per chunk of a growable dataset.
-CHUNK_ELEMENTS = 65536
+#: Target number of elements per chunk of a growable dataset. Each flush rewrites the
+#: last, partly filled chunk, so chunks are kept small enough for frequent flushes.
+CHUNK_ELEMENTS = 16384
 _LIBVER = ("v108", "v108")
-_COMPRESSION = {"compression": "gzip", "compression_opts": 4, "shuffle": True}
+_COMPRESSION = {"compression": "gzip", "compression_opts": 1, "shuffle": True}
 
 
 def _growable(group, name, dtype, width=None):

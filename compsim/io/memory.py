@@ -336,7 +336,7 @@ class MemoryWriter(Writer):
         self._chunks[spec.name].append((t.copy(), counts.copy()))
 
     def _flush(self):
-        pass
+        self.attrs["complete"] = True  # nothing can be lost in memory: complete up to t_end_ms
 
     def _close(self):
         pass
@@ -347,6 +347,12 @@ class MemoryWriter(Writer):
         for name, spec in self._specs.items():
             chunks = self._chunks[name]
             t = np.concatenate([np.zeros(0)] + [c[0] for c in chunks])
+            if len(chunks) > 1:  # merge, so that reading after every run stays linear in total size
+                if spec.kind == "state":
+                    merged = {v: np.concatenate([c[1][v] for c in chunks]) for v in spec.variables}
+                else:
+                    merged = np.concatenate([c[1] for c in chunks])
+                chunks[:] = [(t, merged)]
             if spec.kind == "state":
                 k = spec.neurons.size
                 values = {v: np.concatenate([np.zeros((0, k), spec.dtype)] + [c[1][v] for c in chunks])

@@ -1,0 +1,97 @@
+"""Command line: ``compsim run | info | plot | demo | validate``.
+
+``compsim run SCRIPT [ARGS...]``   run a simulation script (as ``python SCRIPT``)
+``compsim info FILE.h5``           what a result file holds: monitors, sizes, metadata, versions
+``compsim plot FILE.h5 -o DIR``    traces, rasters and population rates as PNG
+``compsim demo [-o DIR]``          the main demo (COBA and the segregated-dendrite network on MNIST)
+``compsim validate SCRIPT``        compare the script's network with Brian2; non-zero exit on disagreement
+"""
+import argparse
+import json
+import runpy
+import sys
+from pathlib import Path
+
+
+def _run(args):
+    script = Path(args.script)
+    if not script.is_file():
+        raise SystemExit(f"compsim run: no such script: {script}")
+    sys.argv = [str(script), *args.args]
+    runpy.run_path(str(script), run_name="__main__")
+    return 0
+
+
+def _info(args):
+    from .results import load
+
+    res = load(args.file)
+    print(res.summary())
+    attrs = {k: v for k, v in res.attrs.items() if k != "network"}
+    print("attributes:")
+    for key in sorted(attrs):
+        print(f"  {key}: {attrs[key]}")
+    net = res.network or {}
+    print("populations:")
+    for name, pop in net.get("populations", {}).items():
+        params = ", ".join(f"{k}={v['value']:g} {v['unit']}" for k, v in pop.get("params", {}).items())
+        print(f"  {name}: {pop['model']}({pop['n']}) {params}")
+    print("projections:")
+    for proj in net.get("projections", []):
+        print(f"  {proj['pre']} -> {proj['post']}.{proj['target']}: {proj['kind']}, {proj['n_synapses']} synapses, "
+              f"delay {proj['delay_steps']} steps, {json.dumps(proj['synapse'])}")
+    return 0
+
+
+def _plot(args):
+    from .plot import summary_figures
+    from .results import load
+
+    paths = summary_figures(load(args.file), args.outdir, prefix=args.prefix)
+    for p in paths:
+        print(p)
+    return 0
+
+
+def _demo(argv):
+    from .demo import main
+
+    return main(argv)
+
+
+def _validate(argv):
+    from .validate.script import main
+
+    return main(argv)
+
+
+# subcommands that parse their own options
+_DELEGATED = {"demo": _demo, "validate": _validate}
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] in _DELEGATED:
+        return _DELEGATED[argv[0]](argv[1:])
+    ap = argparse.ArgumentParser(prog="compsim", description="compsim: fast multi-compartment spiking networks")
+    sub = ap.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("run", help="run a simulation script")
+    p.add_argument("script")
+    p.add_argument("args", nargs=argparse.REMAINDER)
+    p.set_defaults(func=_run)
+    p = sub.add_parser("info", help="describe a result file")
+    p.add_argument("file")
+    p.set_defaults(func=_info)
+    p = sub.add_parser("plot", help="plot a result file")
+    p.add_argument("file")
+    p.add_argument("-o", "--outdir", default=".", help="output directory (default: current)")
+    p.add_argument("--prefix", default="", help="prefix of the PNG file names")
+    p.set_defaults(func=_plot)
+    sub.add_parser("demo", help="run the main demo (compsim demo -h for options)")
+    sub.add_parser("validate", help="validate a script's network against Brian2 (compsim validate -h)")
+    args = ap.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
