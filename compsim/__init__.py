@@ -20,3 +20,12 @@ __all__ = [
     "__version__", "Network", "SimulationDiverged", "PoissonSource", "SpikeTrainSource",
     "FixedProbability", "FixedInDegree", "Explicit", "Exponential", "DoubleExponential", "load",
 ]
+
+
+def __getattr__(name):
+    """Import the heavier submodules on first use: ``cs.plot`` (matplotlib), ``cs.validate`` (Brian2)."""
+    if name in ("plot", "validate"):
+        import importlib
+
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module 'compsim' has no attribute {name!r}")

@@ -22,8 +22,8 @@ tool such as ``h5dump``, h5py, MATLAB or HDFView; no pickled objects)::
         rate:    t (float64, ms, (S,)), counts (int32, (S,))
 
 Monitors are listed in creation order. Every growable dataset is chunked
-(about 64k elements per chunk), has an unlimited first dimension and is
-compressed with gzip level 4 after the shuffle filter. Each ``append_*``
+(about 16k elements per chunk), has an unlimited first dimension and is
+compressed with gzip level 1 after the shuffle filter. Each ``append_*``
 call resizes and writes; :meth:`H5Writer.flush` updates ``t_end_ms`` and
 flushes the file, so a writer killed after a flush leaves a readable file
 holding everything up to that flush, with ``complete`` = 0. The file is
