@@ -7,7 +7,8 @@ no generator state is carried from one step or thread to the next.
 The mixer is the 64-bit finaliser of MurmurHash3 (``fmix64``) applied to the
 key words folded in one at a time (a sponge-like construction, as in
 SplitMix64, whose outputs pass BigCrush). ``uniform`` returns the top 53 bits
-as a double in [0, 1).
+as a double in [0, 1). The draw index ``k`` is folded into the key by a
+multiplication (k = 0 leaves the key unchanged).
 
 Key layout
 ----------
@@ -50,8 +51,12 @@ def stream_key(seed, stream):
 
 @njit(cache=True, inline="always")
 def uniform(key, neuron, step, k):
-    """Uniform double in [0, 1) for (key, neuron, step, draw index k)."""
-    h = _absorb(_absorb(_absorb(key, neuron), step), k)
+    """Uniform double in [0, 1) for (key, neuron, step, draw index k).
+
+    The step is absorbed before the neuron, so that inside a loop over
+    neurons the compiler hoists the per-step part out of the loop.
+    """
+    h = _absorb(_absorb(key ^ (np.uint64(k) * _M2), step), neuron)
     return np.float64(h >> _S11) * _INV53
 
 

@@ -56,106 +56,140 @@ class _Source:
     def emit(self, indent, text):
         self.lines.append("    " * indent + text)
 
+    @property
+    def names(self):
+        return [name for name, _ in self.args]
+
+    def function_text(self, name, parallel):
+        """This source as a compiled function ``name(step, s, dt, key, *arrays)``."""
+        head = [f"@njit(cache=True, parallel={bool(parallel)}, nogil=True)",
+                f"def {name}(step, s, dt, key, {', '.join(self.names)}):"]
+        return "\n".join(head + self.lines)
+
+
+def _population_step(network, p, incoming, parallel, main):
+    """The function advancing population ``p`` by one step; returns ``(n_spiking, n_spikes, bad)``.
+
+    Array arguments are registered both in the function (``sub``) and in the
+    main chunk function (``main``), which passes them through.
+    """
+    sub = _Source()
+    sub.imports = main.imports
+
+    def arg(name, getter):
+        if name not in main.names:
+            main.arg(name, getter)
+        return sub.arg(name, getter)
+
+    loop = "prange" if parallel else "range"
+    k = p.index
+    cnt = arg(f"p{k}_cnt", lambda p=p: p.cnt)
+    spk = arg(f"p{k}_spk", lambda p=p: p.spk)
+    if p.kind == "poisson_source":
+        rates = arg(f"p{k}_rates", lambda p=p: p.rate_buf)
+        sub.emit(1, f"row = s if {rates}.shape[0] > 1 else 0")
+        sub.emit(1, f"for i in {loop}({cnt}.shape[0]):")
+        sub.emit(2, f"{cnt}[i] = draw_spikes({rates}[row, i] * dt * 1e-3, {p.mode_code}, key, i, step)")
+    elif p.kind == "spike_train_source":
+        a = [arg(f"p{k}_{n}", lambda p=p, n=n: getattr(p, n)) for n in ("sp_step", "sp_idx", "ptr")]
+        sub.emit(1, f"replay_spikes(step, {a[0]}, {a[1]}, {a[2]}, {cnt})")
+    else:
+        _model_loop(network, p, incoming, loop, sub, arg)
+    sub.emit(1, f"return compact_spikes({cnt}, {spk})")
+    return sub
+
+
+def _model_loop(network, p, incoming, loop, sub, arg):
+    """Emit the fused loop over the neurons of model population ``p`` into ``sub``."""
+    k = p.index
+    cnt = f"p{k}_cnt"
+    st = arg(f"p{k}_st", lambda p=p: p.state)
+    par = arg(f"p{k}_par", lambda p=p: p.par)
+    derive_ref, update_ref = p.kernels(network.method)
+    roles = [v.role for v in p.state_vars]
+    values = [f"s{r}" for r in range(len(roles))]
+    inputs = [f"x{q}" for q in range(len(p.ports))]
+    body = [f"{v} = {st}[{r}, i]" for r, v in enumerate(values) if roles[r] != "derived"]
+    body += [f"{x} = 0.0" for q, x in enumerate(inputs) if not any(j.port_index == q for j in incoming)]
+    epilogue = []
+    # constants are read into locals before the loop: they stay in registers
+    sub.emit(1, f"const = ({', '.join(f'{par}[{n}]' for n in range(len(p.par)))},)")
+    for j in incoming:
+        r = j.index
+        tr = arg(f"r{r}_tr", lambda j=j: j.trace)
+        ring = arg(f"r{r}_ring", lambda j=j: j.ring)
+        fp = arg(f"r{r}_fp", lambda j=j: j.fpar)
+        sub.emit(1, f"d{r} = ({', '.join(f'{fp}[{t}]' for t in range(len(j.fpar)))},)")
+        if j.delay_steps:  # jumps wait in the ring buffer until due
+            sub.emit(1, f"slot{r} = step % {ring}.shape[0]")
+            body += [f"x = {ring}[slot{r}, i]", f"{ring}[slot{r}, i] = 0.0", f"a = {tr}[0, i] + x"]
+        else:  # zero delay: jumps were added to the traces directly
+            body += ["x = 0.0", f"a = {tr}[0, i]"]
+        body.append(f"{tr}[0, i] = a * d{r}[0]")
+        if j.synapse.n_traces == 2:
+            body += [f"b = {tr}[1, i] + x", f"{tr}[1, i] = b * d{r}[1]", f"a = d{r}[2] * (a - b)"]
+        first = j is next(q for q in incoming if q.port_index == j.port_index)
+        body.append(f"x{j.port_index} {'=' if first else '+='} a")
+    derived = [v for r, v in enumerate(values) if roles[r] == "derived"]
+    if derive_ref:
+        derive = sub.kernel(derive_ref, f"derive{k}")
+        given = [v for r, v in enumerate(values) if roles[r] != "derived"]
+        body.append(f"{', '.join(derived)}, = {derive}(const, {', '.join(given + inputs)})")
+        body += [f"{st}[{values.index(v)}, i] = {v}" for v in derived]
+    for m in (m for m in network.monitors if m.population is p):
+        tag = f"m{m.index}"
+        sample = [inputs[row] if kind == PORT else values[row] for kind, row in getattr(m, "rows", ())]
+        if isinstance(m, StateMonitor):
+            ctl = arg(f"{tag}_ctl", lambda m=m: m.ctl)
+            col = arg(f"{tag}_col", lambda m=m: m.col)
+            buf = arg(f"{tag}_buf", lambda m=m: m.buf)
+            tbuf = arg(f"{tag}_tbuf", lambda m=m: m.tbuf)
+            sub.emit(1, f"rec_{tag} = step % {ctl}[1] == 0")
+            sub.emit(1, f"pos_{tag} = {ctl}[0]")
+            body += [f"if rec_{tag}:", f"    c = {col}[i]", "    if c >= 0:"]
+            body += [f"        {buf}[pos_{tag}, {v}, c] = {x}" for v, x in enumerate(sample)]
+            epilogue += [f"if rec_{tag}:", f"    {tbuf}[pos_{tag}] = step", f"    {ctl}[0] = pos_{tag} + 1"]
+        elif isinstance(m, AverageMonitor):
+            sums = arg(f"{tag}_sums", lambda m=m: m.sums)
+            actl = arg(f"{tag}_ctl", lambda m=m: m.ctl)
+            body += [f"{sums}[{v}, i] += {x}" for v, x in enumerate(sample)]
+            epilogue.append(f"{actl}[0] += 1")
+    update = sub.kernel(update_ref, f"update{k}")
+    evolved = [v for r, v in enumerate(values) if roles[r] == "state"]
+    body.append(f"{', '.join(evolved + ['c'])} = {update}(i, step, key, const, {', '.join(values + inputs)})")
+    body += [f"{st}[{values.index(v)}, i] = {v}" for v in evolved]
+    body.append(f"{cnt}[i] = c")
+    sub.emit(1, f"for i in {loop}({st}.shape[1]):")
+    for line in body:
+        sub.emit(2, line)
+    for line in epilogue:
+        sub.emit(1, line)
+
 
 def generate(network, parallel):
-    """Source text of ``run_chunk`` for ``network`` and the getters of its array arguments."""
+    """Source text of ``run_chunk`` for ``network`` and the getters of its array arguments.
+
+    Each population's per-step work is a function of its own (``step_pop<k>``):
+    a loop over its neurons (``prange`` when ``parallel``) followed by the
+    serial collection of its spikes. Keeping these loops in small functions
+    lets LLVM optimise each one in isolation (it vectorises and keeps
+    constants in registers far better than inside one large loop nest).
+    """
     src = _Source()
-    loop = "prange" if parallel else "range"
+    functions = []
     pops, projs, mons = network.populations, network.projections, network.monitors
     incoming = {p.index: [j for j in projs if j.post is p] for p in pops}
     I = 2  # indentation inside the step loop
 
     src.emit(I, "step = step0 + s")
     src.emit(I, "stop = False")
-    # 1 + 2: sources, then fused population loops
+    # 1 + 2: sources and populations, each in its own function
     for p in pops:
         k = p.index
-        cnt = src.arg(f"p{k}_cnt", lambda p=p: p.cnt)
+        sub = _population_step(network, p, incoming[k], parallel, src)
+        functions.append(sub.function_text(f"step_pop{k}", parallel))
         src.emit(I, f"# population {k}: {p.name} ({type(p).__name__})")
-        if p.kind == "poisson_source":
-            rates = src.arg(f"p{k}_rates", lambda p=p: p.rate_buf)
-            src.emit(I, f"row = s if {rates}.shape[0] > 1 else 0")
-            src.emit(I, f"for i in {loop}({cnt}.shape[0]):")
-            src.emit(I + 1, f"{cnt}[i] = draw_spikes({rates}[row, i] * dt * 1e-3, {p.mode_code}, keys[{k}], i, step)")
-            continue
-        if p.kind == "spike_train_source":
-            a = [src.arg(f"p{k}_{n}", lambda p=p, n=n: getattr(p, n)) for n in ("sp_step", "sp_idx", "ptr")]
-            src.emit(I, f"replay_spikes(step, {a[0]}, {a[1]}, {a[2]}, {cnt})")
-            continue
-        st = src.arg(f"p{k}_st", lambda p=p: p.state)
-        par = src.arg(f"p{k}_par", lambda p=p: p.par)
-        derive_ref, update_ref = p.kernels(network.method)
-        roles = [v.role for v in p.state_vars]
-        values = [f"s{r}" for r in range(len(roles))]
-        inputs = [f"x{q}" for q in range(len(p.ports))]
-        body = [f"{v} = {st}[{r}, i]" for r, v in enumerate(values) if roles[r] != "derived"]
-        body += [f"{x} = 0.0" for q, x in enumerate(inputs) if not any(j.port_index == q for j in incoming[k])]
-        epilogue = []
-        for j in incoming[k]:
-            r = j.index
-            tr = src.arg(f"r{r}_tr", lambda j=j: j.trace)
-            ring = src.arg(f"r{r}_ring", lambda j=j: j.ring)
-            fp = src.arg(f"r{r}_fp", lambda j=j: j.fpar)
-            if j.delay_steps:  # jumps wait in the ring buffer until due
-                src.emit(I, f"slot{r} = step % {ring}.shape[0]")
-                body += [f"x = {ring}[slot{r}, i]", f"{ring}[slot{r}, i] = 0.0", f"a = {tr}[0, i] + x"]
-            else:  # zero delay: jumps were added to the traces directly
-                body += ["x = 0.0", f"a = {tr}[0, i]"]
-            # constants read into locals before the loop: they stay in registers
-            src.emit(I, f"d{r} = ({', '.join(f'{fp}[{t}]' for t in range(len(j.fpar)))})")
-            body.append(f"{tr}[0, i] = a * d{r}[0]")
-            if j.synapse.n_traces == 2:
-                body += [f"b = {tr}[1, i] + x", f"{tr}[1, i] = b * d{r}[1]", f"a = d{r}[2] * (a - b)"]
-            first = j is next(q for q in incoming[k] if q.port_index == j.port_index)
-            body.append(f"x{j.port_index} {'=' if first else '+='} a")
-        derived = [v for r, v in enumerate(values) if roles[r] == "derived"]
-        if derive_ref:
-            derive = src.kernel(derive_ref, f"derive{k}")
-            given = [v for r, v in enumerate(values) if roles[r] != "derived"]
-            body.append(f"{', '.join(derived)}, = {derive}(const{k}, {', '.join(given + inputs)})")
-            body += [f"{st}[{values.index(v)}, i] = {v}" for v in derived]
-        for m in (m for m in mons if isinstance(m, StateMonitor) and m.population is p):
-            ctl = src.arg(f"m{m.index}_ctl", lambda m=m: m.ctl)
-            col = src.arg(f"m{m.index}_col", lambda m=m: m.col)
-            buf = src.arg(f"m{m.index}_buf", lambda m=m: m.buf)
-            tbuf = src.arg(f"m{m.index}_tbuf", lambda m=m: m.tbuf)
-            tag = f"m{m.index}"
-            src.emit(I, f"rec_{tag} = step % {ctl}[1] == 0")
-            src.emit(I, f"pos_{tag} = {ctl}[0]")
-            body += [f"if rec_{tag}:", f"    c = {col}[i]", "    if c >= 0:"]
-            for v, (kind, row) in enumerate(m.rows):
-                body.append(f"        {buf}[pos_{tag}, {v}, c] = {inputs[row] if kind == PORT else values[row]}")
-            epilogue += [f"if rec_{tag}:", f"    {tbuf}[pos_{tag}] = step", f"    {ctl}[0] = pos_{tag} + 1"]
-        for m in (m for m in mons if isinstance(m, AverageMonitor) and m.population is p):
-            sums = src.arg(f"m{m.index}_sums", lambda m=m: m.sums)
-            actl = src.arg(f"m{m.index}_ctl", lambda m=m: m.ctl)
-            for v, (kind, row) in enumerate(m.rows):
-                body.append(f"{sums}[{v}, i] += {inputs[row] if kind == PORT else values[row]}")
-            epilogue.append(f"{actl}[0] += 1")
-        update = src.kernel(update_ref, f"update{k}")
-        evolved = [v for r, v in enumerate(values) if roles[r] == "state"]
-        src.emit(I, f"key{k} = keys[{k}]")
-        src.emit(I, f"const{k} = ({', '.join(f'{par}[{n}]' for n in range(len(p.par)))},)")
-        body.append(f"{', '.join(evolved + ['c'])} = {update}(i, step, key{k}, const{k}, {', '.join(values + inputs)})")
-        body += [f"{st}[{values.index(v)}, i] = {v}" for v in evolved]
-        body.append(f"{cnt}[i] = c")
-        if not parallel:  # serial: collect spikes in the same pass
-            src.emit(I, f"nsp{k} = 0")
-            src.emit(I, f"tot{k} = 0")
-            body += ["if c > 0:", f"    p{k}_spk[nsp{k}] = i", f"    nsp{k} += 1", f"    tot{k} += c",
-                     "elif c < 0:", *("    " + line for line in _divergence(k, "i"))]
-        src.emit(I, f"for i in {loop}({st}.shape[1]):")
-        for line in body:
-            src.emit(I + 1, line)
-        for line in epilogue:
-            src.emit(I, line)
-    # 3: spike compaction and divergence check
-    for p in pops:
-        k = p.index
-        src.arg(f"p{k}_spk", lambda p=p: p.spk)
-        if p.kind == "model" and not parallel:
-            continue  # compacted inside the population loop
-        src.emit(I, f"nsp{k}, tot{k}, bad = compact_spikes(p{k}_cnt, p{k}_spk)")
+        src.emit(I, f"nsp{k}, tot{k}, bad = step_pop{k}(step, s, dt, keys[{k}], {', '.join(sub.names)})")
         if p.kind == "model":
             src.emit(I, "if bad >= 0:")
             for line in _divergence(k, "bad"):
@@ -209,7 +243,8 @@ def generate(network, parallel):
         *sorted(src.imports.values()),
         "",
         "",
-        f"@njit(cache=True, parallel={bool(parallel)}, nogil=True)",
+        *[text + "\n\n" for text in functions],
+        "@njit(cache=True, nogil=True)",
         f"def run_chunk(n_steps, step0, dt, ctrl, keys, {names}):",
         "    ctrl[1] = 0",
         "    for s in range(n_steps):",
