@@ -120,7 +120,7 @@ def _model_loop(network, p, incoming, loop, sub, arg):
         ring = arg(f"r{r}_ring", lambda j=j: j.ring)
         fp = arg(f"r{r}_fp", lambda j=j: j.fpar)
         sub.emit(1, f"d{r} = ({', '.join(f'{fp}[{t}]' for t in range(len(j.fpar)))},)")
-        if j.delay_steps:  # jumps wait in the ring buffer until due
+        if _uses_ring(j):  # jumps wait in the ring buffer until due
             sub.emit(1, f"slot{r} = step % {ring}.shape[0]")
             body += [f"x = {ring}[slot{r}, i]", f"{ring}[slot{r}, i] = 0.0", f"a = {tr}[0, i] + x"]
         else:  # zero delay: jumps were added to the traces directly
@@ -197,7 +197,7 @@ def generate(network, parallel):
     # 4: delivery
     for j in projs:
         r, q = j.index, j.pre.index
-        if j.delay_steps:
+        if _uses_ring(j):
             targets = [f"r{r}_ring[step % r{r}_ring.shape[0]]"]
         else:
             targets = [f"r{r}_tr[{t}]" for t in range(j.synapse.n_traces)]
@@ -252,6 +252,15 @@ def generate(network, parallel):
     footer = ["    ctrl[0] = n_steps", ""]
     text = "\n".join(header + src.lines + footer)
     return text, [g for _, g in src.args]
+
+
+def _uses_ring(projection):
+    """Whether spikes go through the ring buffer rather than straight into the trace.
+
+    Needed for delays; also used by two-trace kernels, so that a spike is
+    delivered once (into the ring) instead of once per trace.
+    """
+    return projection.delay_steps > 0 or projection.synapse.n_traces > 1
 
 
 def _divergence(k, neuron):
