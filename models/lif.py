@@ -76,6 +76,48 @@ class CobaLIF(Population):
     def kernels(self, method):
         return None, "compsim.models.lif:coba_lif_update"
 
+    def brian2_model(self):
+        """Brian2 equivalent of this model, for :mod:`compsim.validate` (imports Brian2).
+
+        Same equations, threshold, reset and refractoriness; ``v`` in volt,
+        conductances in siemens, current in amp. The ports ``ge``, ``gi``, ``I``
+        appear as plain names that the validation bridge defines (sums of the
+        projections' traces). ``ref_steps`` is compsim's ``refractory``
+        counter written with Brian2's ``lastspike``.
+        """
+        from brian2 import mV, ms, nS, pA, pF, second
+
+        p = self.p
+        equations = """
+        dv/dt = (g_l*(E_l - v) + ge*(E_e - v) + gi*(E_i - v) + I) / C_m : volt (unless refractory)
+        ref_steps = clip(timestep(t_ref, dt) - timestep(t - lastspike, dt), 0, timestep(t_ref, dt)) : 1
+        """
+        namespace = {
+            "g_l": p["g_l"] * nS, "C_m": p["g_l"] * p["tau_m"] * pF,
+            "E_l": p["E_l"] * mV, "E_e": p["E_e"] * mV, "E_i": p["E_i"] * mV,
+            "v_th": p["v_th"] * mV, "v_reset": p["v_reset"] * mV, "t_ref": p["t_ref"] * ms,
+        }
+        refractory_steps = self.refractory_steps
+
+        def initial(values, dt):
+            # steps left r > 0 <=> last spike (r - n_ref) steps before the start
+            r = np.asarray(values["refractory"], dtype=np.float64)
+            n_ref = refractory_steps(dt)
+            last = np.where(r > 0, (r - n_ref) * dt * 1e-3, -1e4)
+            return {"v": np.asarray(values["v"], dtype=np.float64) * mV, "lastspike": last * second}
+
+        return {
+            "equations": equations,
+            "threshold": "v > v_th",
+            "reset": "v = v_reset",
+            "refractory": p["t_ref"] * ms,
+            "namespace": namespace,
+            "units": {"v": mV, "refractory": 1, "ge": nS, "gi": nS, "I": pA},
+            "variables": {"refractory": "ref_steps"},
+            "initial": initial,
+            "methods": {"euler": "euler", "exponential_euler": "exponential_euler", "exact": "exponential_euler"},
+        }
+
 
 @njit(cache=True, inline="always")
 def coba_lif_update(i, step, key, par, v, refractory, ge, gi, I):

@@ -68,6 +68,30 @@ class _StochasticSoma(Population):
         d["spike_mode"] = self.spike_mode
         return d
 
+    def _brian2_soma(self, equations):
+        """Brian2 model dict shared by both somas: frozen-noise Bernoulli spiking, no reset."""
+        from brian2 import Hz, ms
+
+        if self.spike_mode != "bernoulli":
+            raise NotImplementedError(
+                f"{type(self).__name__} '{self.name}': Brian2 emits at most one spike per neuron and step, so only "
+                "spike_mode='bernoulli' has a Brian2 equivalent"
+            )
+        p = self.p
+        namespace = {k: p[k] for k in ("g_l", "g_b", "g_a", "g_d", "E_e", "E_i") if k in p}
+        namespace.update(tau=p["tau"] * ms, phi_max=p["phi_max"] * Hz)
+        return {
+            "equations": equations,
+            # frozen noise: frozen_u(t, i) is the uniform compsim draws for neuron i at step t/dt
+            "threshold": "frozen_u(t, i) < phi_max*dt / (1 + exp(-v_soma))",
+            "reset": None,
+            "refractory": False,
+            "namespace": namespace,
+            "units": dict.fromkeys([v.name for v in self.state_vars] + [q.name for q in self.ports], 1),
+            "noise": {"frozen_u": 0},
+            "methods": {"euler": "euler", "exponential_euler": "exponential_euler", "exact": "exponential_euler"},
+        }
+
     def _base_constants(self, dt, method, g_b, g_a):
         p = self.p
         par = np.zeros(10)
@@ -123,6 +147,16 @@ class SegregatedPyramidal(_StochasticSoma):
     def kernels(self, method):
         return "compsim.models.segregated:pyramidal_derive", "compsim.models.segregated:pyramidal_update"
 
+    def brian2_model(self):
+        """Brian2 equivalent (dimensionless potentials) for :mod:`compsim.validate`; ports ``basal``, ``apical``."""
+        return self._brian2_soma("""
+        dv_soma/dt = (-v_soma + (g_b/g_l)*(v_basal - v_soma) + (g_a/g_l)*(v_apical - v_soma)) / tau : 1
+        v_basal = basal + b_basal : 1
+        v_apical = apical + b_apical : 1
+        b_basal : 1
+        b_apical : 1
+        """)
+
 
 class OutputNeuron(_StochasticSoma):
     """Two-compartment output neuron (basal dendrite + soma) with a somatic teaching input.
@@ -175,6 +209,18 @@ class OutputNeuron(_StochasticSoma):
 
     def kernels(self, method):
         return "compsim.models.segregated:output_derive", "compsim.models.segregated:output_update"
+
+    def brian2_model(self):
+        """Brian2 equivalent (dimensionless potentials) for :mod:`compsim.validate`; port ``basal``."""
+        return self._brian2_soma("""
+        dv_soma/dt = (-v_soma + (g_d/g_l)*(v_basal - v_soma) + (g_exc/g_l)*(E_e - v_soma)
+                      + (g_inh/g_l)*(E_i - v_soma) + I_ext/g_l) / tau : 1
+        v_basal = basal + b_basal : 1
+        b_basal : 1
+        g_exc : 1
+        g_inh : 1
+        I_ext : 1
+        """)
 
 
 @njit(cache=True, inline="always")
