@@ -65,5 +65,5 @@ def check_choice(name, value, choices, owner=""):
     """``value`` must be one of ``choices``."""
     if value not in choices:
         label = f"{owner}: parameter '{name}'" if owner else f"parameter '{name}'"
-        raise ValueError(f"{label} must be one of {sorted(choices)}, got {value!r}")
+        raise ValueError(f"{label} must be one of {', '.join(repr(c) for c in choices)}; got {value!r}")
     return value

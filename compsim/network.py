@@ -274,7 +274,9 @@ class Network:
             self._run_steps(n_total, chunk, self._writer, progress)
             return None
         writer = self._memory_writer()
+        writer.attrs["complete"] = False  # in memory, "complete" says the last run finished
         self._run_steps(n_total, chunk, writer, progress)
+        writer.attrs["complete"] = True
         return writer.results()
 
     @contextlib.contextmanager

@@ -59,10 +59,7 @@ def test_bad_dt(dt):
 @pytest.mark.parametrize("kwargs, param", [
     ({"method": "rk4"}, "method"), ({"dtype": "float16"}, "dtype"), ({"chunk_steps": 0}, "chunk_steps"),
     ({"seed": -1}, "seed"), ({"threads": 0}, "threads"),
-    pytest.param({"parallel": "yes"}, "parallel", marks=pytest.mark.xfail(
-        strict=True, raises=TypeError,
-        reason="engine bug: check_choice formats the choices with sorted(('auto', True, False)), which raises "
-               "TypeError ('<' between bool and str) instead of the ValueError naming 'parallel'")),
+    ({"parallel": "yes"}, "parallel"),
 ])
 def test_bad_network_options(kwargs, param):
     with pytest.raises(ValueError, match=f"'{param}'"):

@@ -224,13 +224,6 @@ def test_sigkill_between_chunks(tmp_path):
     assert _assert_consistent_prefix(res, 300.0) == pytest.approx(300.0)
 
 
-@pytest.mark.xfail(strict=True, raises=OSError, reason=(
-    "engine bug (compsim/io/hdf5.py): a SIGKILL that lands while a chunk is being appended (after some "
-    "dataset writes, before the next flush) leaves the datasets being appended to unreadable by compsim.load "
-    "(h5py: 'filter returned failure during read'), including rows flushed long before; apparently because "
-    "each append rewrites (and relocates) the last, partly filled gzip-compressed HDF5 chunk, which holds "
-    "all data so far in a short run. Parent-sent SIGKILLs at random times during a run of 10-step chunks "
-    "failed 8 times out of 8."))
 def test_sigkill_while_writing(tmp_path):
     """SIGKILL right after the 5th dataset write of the chunk that starts at 100 ms (mid-append):
     the file must still hold a consistent prefix up to its last flush (t_end_ms >= 100 ms)."""

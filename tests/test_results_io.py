@@ -10,7 +10,7 @@ import h5py
 import numpy as np
 import pytest
 
-from compsim.io.hdf5 import H5Writer
+from compsim.io.hdf5 import CHUNK_ELEMENTS, H5Writer
 from compsim.io.memory import MemoryWriter
 from compsim.results import Results, SpikeTrain, load
 
@@ -137,7 +137,7 @@ def test_h5_layout_is_plain_hdf5(tmp_path):
         assert g.attrs["kind"] == "state" and g.attrs["every"] == 4
         assert g["v_soma"].shape == (20, 3) and g["v_soma"].dtype == np.float32
         assert g["v_soma"].maxshape == (None, 3) and g["v_soma"].compression == "gzip"
-        assert g["v_soma"].shuffle and g["v_soma"].chunks == (65536 // 3, 3)
+        assert g["v_soma"].shuffle and g["v_soma"].chunks == (CHUNK_ELEMENTS // 3, 3)
         assert f["monitors/hid_spikes/i"].dtype == np.int32
         assert f["monitors/hid_rate/counts"].dtype == np.int32
         assert f["monitors/hid_rate"].attrs["dt_ms"] == DT
@@ -225,7 +225,7 @@ def test_results_helpers():
 KILLED_WRITER = textwrap.dedent("""
     import sys, time
     import numpy as np
-    from compsim.io.hdf5 import H5Writer
+    from compsim.io.hdf5 import CHUNK_ELEMENTS, H5Writer
     w = H5Writer(sys.argv[1], {"dt_ms": 0.1, "seed": 7, "network": {"populations": {"p": {"n": 10}}}})
     w.add_state_monitor("v", "p", ["v_soma"], {"v_soma": "mV"}, np.arange(4), 1, np.float64)
     w.add_spike_monitor("s", "p", 10)

@@ -24,12 +24,16 @@ tool such as ``h5dump``, h5py, MATLAB or HDFView; no pickled objects)::
 Monitors are listed in creation order. Every growable dataset is chunked
 (about 16k elements per chunk), has an unlimited first dimension and is
 compressed with gzip level 1 after the shuffle filter. Each ``append_*``
-call resizes and writes; :meth:`H5Writer.flush` updates ``t_end_ms`` and
-flushes the file, so a writer killed after a flush leaves a readable file
-holding everything up to that flush, with ``complete`` = 0. The file is
-written in the HDF5 1.8 format (superblock version 2), which has no
-"file open for writing" flag that would block reading a file whose writer
-died.
+call resizes and writes; :meth:`H5Writer.flush` updates the dataset
+``/t_end_ms`` (attributes cannot change while writing) and flushes the file.
+Data are written in HDF5's single-writer/multiple-reader (SWMR) mode, in
+which the file is consistent at every instant: a writer killed at any
+moment, even in the middle of an append, leaves a file holding everything up
+to the last flush, with ``complete`` = 0. Such a file is still marked as
+open by a SWMR writer: :func:`read` opens it in SWMR-read mode; other tools
+may need ``h5clear -s FILE`` first. On a normal close the final
+``t_end_ms`` and ``complete`` = 1 are written as root attributes. The file
+uses the HDF5 1.10 format (``libver="latest"``), readable by HDF5 >= 1.10.
 """
 from __future__ import annotations
 
@@ -45,7 +49,7 @@ from compsim.results import PopulationRate, Results, SpikeTrain, StateTrace
 #: Target number of elements per chunk of a growable dataset. Each flush rewrites the
 #: last, partly filled chunk, so chunks are kept small enough for frequent flushes.
 CHUNK_ELEMENTS = 16384
-_LIBVER = ("v108", "v108")
+_LIBVER = "latest"  # single-writer/multiple-reader (SWMR) needs the HDF5 1.10+ format
 _COMPRESSION = {"compression": "gzip", "compression_opts": 1, "shuffle": True}
 
 
@@ -93,6 +97,7 @@ class H5Writer(Writer):
             self._file.attrs["json_attrs"] = json.dumps(self._json_keys)
             self._file.attrs["network"] = json.dumps(self.network)
             self._file.create_group("monitors", track_order=True)
+            self._file.create_dataset("t_end_ms", data=np.zeros(1))
             self._file.flush()
         except BaseException:
             self._file.close()
@@ -121,13 +126,25 @@ class H5Writer(Writer):
             g.attrs["dt_ms"] = self.attrs["dt_ms"]
             _growable(g, "counts", np.int32)
 
+    def _swmr(self):
+        """Enter SWMR mode before the first data write (all datasets exist by then).
+
+        In SWMR mode HDF5 orders its metadata writes so that the file is
+        consistent at every instant: a writer killed even in the middle of an
+        append leaves a file holding everything up to the last flush.
+        """
+        if not self._file.swmr_mode:
+            self._file.swmr_mode = True
+
     def _write_state(self, spec, t, values):
+        self._swmr()
         g = self._file["monitors"][spec.name]
         for var, arr in values.items():
             _append(g[var], arr)
         _append(g["t"], t)
 
     def _write_spikes(self, spec, t, i):
+        self._swmr()
         g = self._file["monitors"][spec.name]
         _append(g["i"], i.astype(np.int32))
         _append(g["t"], t)
@@ -135,18 +152,22 @@ class H5Writer(Writer):
     def _write_rate(self, spec, t, counts):
         if counts.size and counts.max() > np.iinfo(np.int32).max:
             raise ValueError(f"parameter 'counts' exceeds the int32 range of the file, max {counts.max()}")
+        self._swmr()
         g = self._file["monitors"][spec.name]
         _append(g["counts"], counts.astype(np.int32))
         _append(g["t"], t)
 
     def _flush(self):
-        self._file.attrs["t_end_ms"] = self.attrs["t_end_ms"]
+        # attributes cannot change in SWMR mode: the running end time is a dataset
+        self._file["t_end_ms"][0] = self.attrs["t_end_ms"]
         self._file.flush()
 
     def _close(self):
-        self._file.attrs["t_end_ms"] = self.attrs["t_end_ms"]
-        self._file.attrs["complete"] = np.int8(1)
+        self._file["t_end_ms"][0] = self.attrs["t_end_ms"]
         self._file.close()
+        with h5py.File(self.path, "r+") as f:  # out of SWMR mode: final attributes
+            f.attrs["t_end_ms"] = self.attrs["t_end_ms"]
+            f.attrs["complete"] = np.int8(1)
 
     def results(self):
         """Return a :class:`Results` with the file's contents (read from disk after close)."""
@@ -184,9 +205,12 @@ def read(source):
         return _read(source)
     try:
         f = h5py.File(source, "r")
-    except OSError as exc:
-        raise OSError(f"cannot open {source} as an HDF5 results file ({exc}); "
-                      "a writer killed before its first flush leaves no readable file") from exc
+    except OSError:
+        try:  # a writer killed in SWMR mode leaves the file marked as open for writing
+            f = h5py.File(source, "r", swmr=True)
+        except OSError as exc:
+            raise OSError(f"cannot open {source} as an HDF5 results file ({exc}); "
+                          "a writer killed before its first flush leaves no readable file") from exc
     with f:
         return _read(f)
 
@@ -197,6 +221,8 @@ def _read(f):
     network = json.loads(raw.pop("network", "{}"))
     attrs = {k: json.loads(v) if k in json_keys else v for k, v in raw.items()}
     attrs["complete"] = bool(attrs.get("complete", False))
+    if "t_end_ms" in f and not attrs["complete"]:  # progress of an unfinished run
+        attrs["t_end_ms"] = float(f["t_end_ms"][0])
     res = Results(attrs=attrs, network=network)
     for name, g in f.get("monitors", {}).items():
         kind = _attr(g.attrs["kind"])
