@@ -84,8 +84,8 @@ class Network:
     # -- assembly -------------------------------------------------------------------
     @property
     def t(self):
-        """Current simulation time (ms)."""
-        return self.step * self.dt
+        """Current simulation time (ms), ``step * dt`` rounded to 1e-10 ms (no 0.30000000000000004)."""
+        return round(self.step * self.dt, 10)
 
     def add(self, population, name=None):
         """Add a population (neuron model or spike source); returns it."""
@@ -288,11 +288,13 @@ class Network:
         writer = H5Writer(path, self._metadata())
         self._register(writer)
         self._writer = writer
+        finished = False
         try:
             yield writer
-        finally:
+            finished = True
+        finally:  # an error (e.g. divergence) leaves the file closed but marked incomplete
             self._writer = None
-            writer.close(self.t)
+            writer.close(self.t, complete=finished)
 
     def results(self):
         """Everything recorded in memory so far (runs without ``output``)."""

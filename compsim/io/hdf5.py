@@ -167,7 +167,7 @@ class H5Writer(Writer):
         self._file.close()
         with h5py.File(self.path, "r+") as f:  # out of SWMR mode: final attributes
             f.attrs["t_end_ms"] = self.attrs["t_end_ms"]
-            f.attrs["complete"] = np.int8(1)
+            f.attrs["complete"] = np.int8(self.attrs["complete"])
 
     def results(self):
         """Return a :class:`Results` with the file's contents (read from disk after close)."""

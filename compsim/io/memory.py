@@ -300,12 +300,15 @@ class Writer:
         self._set_t_end(t_end_ms)
         self._flush()
 
-    def close(self, t_end_ms):
-        """Mark the run complete at ``t_end_ms`` ms and release resources. A second call does nothing."""
+    def close(self, t_end_ms, complete=True):
+        """Release resources at ``t_end_ms`` ms; ``complete`` marks whether the run finished.
+
+        A run stopped by an error is closed with ``complete=False``. A second call does nothing.
+        """
         if self._closed:
             return
         self._set_t_end(t_end_ms)
-        self.attrs["complete"] = True
+        self.attrs["complete"] = bool(complete)
         self._closed = True
         self._close()
 
