@@ -229,3 +229,21 @@ def test_sigkill_while_writing(tmp_path):
     the file must still hold a consistent prefix up to its last flush (t_end_ms >= 100 ms)."""
     res = _kill_mid_run(tmp_path / "w.h5", ready_ms=100.0, chunk=10, kill_after_writes=5)
     _assert_consistent_prefix(res, 100.0)
+
+
+def test_diverging_run_leaves_file_marked_incomplete(tmp_path):
+    """A run stopped by SimulationDiverged closes its file with complete = 0 and data up to the stop."""
+    from compsim.models import CobaLIF
+
+    net = cs.Network(dt=0.1, seed=1)
+    src = net.add(cs.SpikeTrainSource(1, [0, 0], [1.0, 1.0]), name="src")
+    lif = net.add(CobaLIF(4), name="lif")
+    net.connect(src, lif, "I", 1e308, connectivity=cs.Explicit([0], [3]))  # two spikes: 2e308 pA overflows
+    net.record(lif, ["v"])
+    with pytest.raises(cs.SimulationDiverged) as err:
+        net.run(10.0, output=tmp_path / "div.h5")
+    assert (err.value.population, err.value.neuron) == ("lif", 3)
+    res = cs.load(tmp_path / "div.h5")
+    assert res.attrs["complete"] is False
+    assert res.attrs["t_end_ms"] == pytest.approx(err.value.t_ms + 0.1)
+    assert np.isfinite(res.state["lif_state"]["v"]).all()
