@@ -202,3 +202,23 @@ def test_import_compsim_does_not_import_brian2():
     code = ("import sys, compsim, compsim.validate, compsim.models; "
             "assert 'brian2' not in sys.modules, 'brian2 imported'")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_spike_measures():
+    """First divergence, Gamma factor and rates of hand-made trains."""
+    from compsim.validate.compare import first_divergence, spike_agreement, trace_errors
+
+    a = (np.array([1, 5, 9, 20]), np.array([0, 1, 0, 1]))
+    assert first_divergence(a, a, 2) is None
+    b = (np.array([1, 5, 10, 20]), np.array([0, 1, 0, 1]))
+    assert first_divergence(a, b, 2) == 9
+    assert first_divergence(a, (a[0][:3], a[1][:3]), 2) == 20
+    m = spike_agreement(a, b, 2, 1000, 0.1)
+    assert not m["identical"] and m["first_divergence_ms"] == pytest.approx(0.9)
+    assert m["gamma"] == pytest.approx(1.0, abs=0.01)  # a one-step shift is within the coincidence window
+    far = (np.array([100, 300, 500, 700]), np.array([0, 1, 0, 1]))
+    assert spike_agreement(a, far, 2, 1000, 0.1)["gamma"] < 0.05
+    assert spike_agreement(a, a, 2, 1000, 0.1)["rate_compsim_hz"] == pytest.approx(20.0)
+    e = trace_errors(np.array([[1.0, 0.0], [2.0, 1e-9]]), np.array([[1.0, 0.0], [2.5, 0.0]]), 0.1, np.array([3, 7]))
+    assert e["max_abs_err"] == 0.5 and e["t_worst_ms"] == pytest.approx(0.1) and e["neuron_worst"] == 3
+    assert e["max_rel_err"] == pytest.approx(0.2)

@@ -197,7 +197,7 @@ class ValidationReport:
                 g.attrs["json"] = json.dumps(sp.measures, default=_json_default)
         return path
 
-    def plot(self, path=None, *, max_traces=4, max_neurons=40):
+    def plot(self, path=None, *, max_traces=4, max_neurons=20):
         """Overlay figure: traces of the worst neuron, error over time, rasters, convergence; saved to ``path``."""
         import matplotlib
 
@@ -245,13 +245,17 @@ class ValidationReport:
             ax.set_title("spikes (first neurons of each population)", fontsize=9)
             ax.legend(fontsize=7, loc="upper right", ncol=2)
             ax_txt.axis("off")
-            text = "\n".join(
-                f"{sp.population}: {sp.measures['count_compsim']} vs {sp.measures['count_brian2']} spikes, "
-                f"{'identical' if sp.measures['identical'] else 'diverge at ' + _fmt_ms(sp.measures['first_divergence_ms'])}, "
-                f"Gamma {'-' if sp.measures['gamma'] is None else format(sp.measures['gamma'], '.3f')}"
-                for sp in spikes)
-            ax_txt.text(0.0, 0.5, text + f"\n\nresult: {'PASS' if self.passed else 'FAIL'}", fontsize=9, va="center",
-                        family="monospace")
+            lines = [f"{tr.label}: max abs err {tr.errors['max_abs_err']:.3g}, max rel err {tr.errors['max_rel_err']:.3g}"
+                     for tr in self.traces.values()]
+            for sp in self.spikes.values():
+                m = sp.measures
+                agree = "identical" if m["identical"] else f"diverge at {_fmt_ms(m['first_divergence_ms'])}"
+                gamma = "-" if m["gamma"] is None else f"{m['gamma']:.3f}"
+                lines.append(f"{sp.population}: {m['count_compsim']} vs {m['count_brian2']} spikes, {agree}, "
+                             f"Gamma {gamma}, rates {100 * m['rate_rel_diff']:.2f} % apart")
+            fails = self.failures()
+            lines += ["", "result: PASS" if not fails else "result: FAIL"] + [f"  {f}" for f in fails[:4]]
+            ax_txt.text(0.0, 0.5, "\n".join(lines), fontsize=8, va="center", family="monospace", wrap=True)
             r += 1
         if self.convergence:
             ax, ax_txt = axes[r]
