@@ -13,8 +13,6 @@ import argparse
 import time
 from pathlib import Path
 
-import numpy as np
-
 from . import plot
 from .data.mnist import load_mnist
 

@@ -12,16 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-
-def _positive(name, value):
-    """Return ``value`` as a float after checking that it is finite and > 0."""
-    try:
-        x = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"parameter '{name}' must be a number, got {value!r}") from None
-    if not (math.isfinite(x) and x > 0):
-        raise ValueError(f"parameter '{name}' must be a finite number > 0, got {x}")
-    return x
+from compsim.checks import check_positive
 
 
 def _span(t):
@@ -108,7 +99,7 @@ class SpikeTrain:
 
     def rate_hz(self, duration_ms):
         """Mean firing rate per neuron in Hz over a recording of ``duration_ms`` ms."""
-        return self.count() / (self.n * _positive("duration_ms", duration_ms) * 1e-3)
+        return self.count() / (self.n * check_positive("duration_ms", duration_ms) * 1e-3)
 
     def per_neuron(self, duration_ms=None):
         """Spike times of each neuron.
@@ -125,7 +116,7 @@ class SpikeTrain:
         """
         t, i = self.t, self.i
         if duration_ms is not None:
-            keep = t < _positive("duration_ms", duration_ms)
+            keep = t < check_positive("duration_ms", duration_ms)
             t, i = t[keep], i[keep]
         if self.n == 0:
             return []
@@ -170,12 +161,12 @@ class SpikeTrain:
         rate : numpy.ndarray of float64
             Mean rate per neuron in each bin, in Hz.
         """
-        bin_ms = _positive("bin_ms", bin_ms)
+        bin_ms = check_positive("bin_ms", bin_ms)
         if duration_ms is None:
             if self.t.size == 0:
                 return np.zeros(0), np.zeros(0)
             duration_ms = (math.floor(self.t.max() / bin_ms) + 1) * bin_ms
-        duration_ms = _positive("duration_ms", duration_ms)
+        duration_ms = check_positive("duration_ms", duration_ms)
         left = np.arange(math.ceil(duration_ms / bin_ms - 1e-9)) * bin_ms
         right = np.minimum(left + bin_ms, duration_ms)
         counts = np.histogram(self.t, np.append(left, right[-1]))[0]
@@ -231,7 +222,7 @@ class PopulationRate:
         """
         steps = 1
         if bin_ms is not None:
-            steps = round(_positive("bin_ms", bin_ms) / self.dt)
+            steps = round(check_positive("bin_ms", bin_ms) / self.dt)
             if steps < 1:
                 raise ValueError(f"parameter 'bin_ms' must be at least one step "
                                  f"(dt = {self.dt:g} ms), got {bin_ms}")

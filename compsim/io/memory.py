@@ -18,6 +18,7 @@ from importlib import metadata as _metadata
 import numpy as np
 
 from compsim._version import __version__
+from compsim.checks import check_count, check_positive
 from compsim.results import PopulationRate, Results, SpikeTrain, StateTrace
 
 #: Root attributes set by the writer; metadata may not use these names.
@@ -72,7 +73,7 @@ def _root_attrs(metadata):
         raise ValueError("metadata['network'] must be a dict, "
                          f"got {type(metadata['network']).__name__}")
     network = json.loads(_to_json(metadata["network"], "metadata['network']"))
-    attrs = {"dt_ms": _check_positive_float("metadata['dt_ms']", metadata["dt_ms"]),
+    attrs = {"dt_ms": check_positive("dt_ms", metadata["dt_ms"], "ms", owner="metadata"),
              "t_end_ms": 0.0, "complete": False,
              "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
              "compsim_version": __version__,
@@ -97,22 +98,6 @@ def _root_attrs(metadata):
             raise ValueError(f"metadata[{key!r}] must be a number, str, bool, numeric array, "
                              f"None, list or dict, got {type(value).__name__}")
     return attrs, network, json_keys
-
-
-def _check_positive_float(name, value):
-    try:
-        x = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"parameter {name} must be a number, got {value!r}") from None
-    if not (math.isfinite(x) and x > 0):
-        raise ValueError(f"parameter {name} must be a finite number > 0, got {x}")
-    return x
-
-
-def _check_count(name, value, lo=1):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < lo:
-        raise ValueError(f"parameter '{name}' must be an integer >= {lo}, got {value!r}")
-    return int(value)
 
 
 def _check_name(name, what):
@@ -222,15 +207,15 @@ class Writer:
             raise ValueError(f"parameter 'dtype' must be a numeric type, got {dtype}")
         self._register(MonitorSpec("state", name, population, variables,
                                    {v: units[v] for v in variables}, neurons.copy(),
-                                   _check_count("every", every), dtype))
+                                   check_count("every", every), dtype))
 
     def add_spike_monitor(self, name, population, n):
         """Declare a spike monitor for a population of ``n`` neurons."""
-        self._register(MonitorSpec("spikes", name, population, n=_check_count("n", n)))
+        self._register(MonitorSpec("spikes", name, population, n=check_count("n", n)))
 
     def add_rate_monitor(self, name, population, n):
         """Declare a population-rate monitor (spike count per step) for ``n`` neurons."""
-        self._register(MonitorSpec("rate", name, population, n=_check_count("n", n)))
+        self._register(MonitorSpec("rate", name, population, n=check_count("n", n)))
 
     # -- data ---------------------------------------------------------------
     def _spec(self, name, kind):
