@@ -72,18 +72,14 @@ class _StochasticSoma(Population):
         """Brian2 model dict shared by both somas: frozen-noise Bernoulli spiking, no reset."""
         from brian2 import Hz, ms
 
-        if self.spike_mode != "bernoulli":
-            raise NotImplementedError(
-                f"{type(self).__name__} '{self.name}': Brian2 emits at most one spike per neuron and step, so only "
-                "spike_mode='bernoulli' has a Brian2 equivalent"
-            )
         p = self.p
         namespace = {k: p[k] for k in ("g_l", "g_b", "g_a", "g_d", "E_e", "E_i") if k in p}
         namespace.update(tau=p["tau"] * ms, phi_max=p["phi_max"] * Hz)
-        return {
+        lam = "phi_max*dt / (1 + exp(-v_soma))"  # expected spikes in the step, from V after the update
+        spec = {
             "equations": equations,
             # frozen noise: frozen_u(t, i) is the uniform compsim draws for neuron i at step t/dt
-            "threshold": "frozen_u(t, i) < phi_max*dt / (1 + exp(-v_soma))",
+            "threshold": f"frozen_u(t, i) < {lam}",
             "reset": None,
             "refractory": False,
             "namespace": namespace,
@@ -91,6 +87,18 @@ class _StochasticSoma(Population):
             "noise": {"frozen_u": 0},
             "methods": {"euler": "euler", "exponential_euler": "exponential_euler", "exact": "exponential_euler"},
         }
+        if self.spike_mode == "poisson":
+            # Brian2 emits one spike event per neuron and step: the event carries the count (drawn after
+            # the state update, before the threshold), which the bridge's synapses multiply their weight
+            # by, as compsim delivers count * w
+            from compsim.validate.functions import poisson_count
+
+            namespace["poisson_count"] = poisson_count()
+            spec["equations"] = equations + "\nspike_count : 1\n"
+            spec["before_threshold"] = f"spike_count = poisson_count({lam}, frozen_u(t, i))"
+            spec["threshold"] = "spike_count > 0"
+            spec["spike_count"] = "spike_count"
+        return spec
 
     def _base_constants(self, dt, method, g_b, g_a):
         p = self.p

@@ -181,11 +181,16 @@ def test_float32_network_uses_looser_tolerance():
     assert report.passed, report.summary()
 
 
-def test_poisson_mode_soma_is_refused():
-    net = cs.Network(dt=1.0, seed=1)
-    net.add(SegregatedPyramidal(3, spike_mode="poisson"), name="hid")
-    with pytest.raises(NotImplementedError, match="bernoulli"):
-        validate.against_brian2(net, 10.0)
+def test_poisson_count_somas_segregated_network():
+    """The segregated-dendrite network in its original 'poisson' spike mode (counts > 1 per step at dt = 1 ms)."""
+    from compsim.models.segdend import build_segregated_network
+
+    seg = build_segregated_network(n_hidden=40, n_in=100, seed=2, dt=1.0, spike_mode="poisson")
+    seg.inp.set_rates(np.random.default_rng(0).uniform(0.0, 200.0, 100))
+    report = validate.against_brian2(seg.net, DURATION)
+    _check(report, {"hid": 2000, "out": 100})
+    steps, idx = report.spikes["hid"].compsim
+    assert np.unique(steps * 40 + idx).size < steps.size, "expected steps with several spikes of one neuron"
 
 
 def test_model_without_brian2_equivalent_is_refused():

@@ -24,6 +24,11 @@ The ``brian2_model()`` dict of a model (see ``models/lif.py``,
                 variable of the same name
     noise       optional: {TimedArray name: draw index k}: frozen noise,
                 ``name(t, i)`` is the uniform compsim draws for neuron i at step t/dt
+    before_threshold  optional: statements run after the state update and before
+                the threshold of every step (e.g. drawing a spike count)
+    spike_count optional: name of a variable holding the number of spikes a
+                neuron emits in its (single) Brian2 spike event; synapses then
+                add ``w * count`` (compsim's Poisson-count spiking)
     methods     optional: compsim method -> Brian2 method
 
 How projections map (per postsynaptic group, per projection ``r``)::
@@ -124,7 +129,7 @@ class Replica:
     dt_s: float
     groups: dict  # population name -> (group, layers)
     state_monitors: dict  # population name -> (StateMonitor, {compsim var: (Brian2 var, SI value of unit)})
-    spike_monitors: dict  # population name -> SpikeMonitor
+    spike_monitors: dict  # population name -> (SpikeMonitor, name of its spike-count variable or None)
     methods: dict  # population name -> Brian2 method
     target: str
     build_s: float = 0.0
@@ -190,8 +195,10 @@ def build(cap, *, method=None, target="numpy", perturb=None):
             state_monitors[pop.name] = (mon, wanted)
             objects.append(mon)
         if pop.kind == "model" and pop.spiking and specs[pop.name]["threshold"] is not None:
-            spike_monitors[pop.name] = b2.SpikeMonitor(group)
-            objects.append(spike_monitors[pop.name])
+            count = specs[pop.name].get("spike_count")
+            mon = b2.SpikeMonitor(group, variables=[count]) if count else b2.SpikeMonitor(group)
+            spike_monitors[pop.name] = (mon, count)
+            objects.append(spike_monitors[pop.name][0])
     net = b2.Network(*objects)
     return Replica(net, float(dt), groups, state_monitors, spike_monitors, methods, target,
                    build_s=time.perf_counter() - t_start)
@@ -225,6 +232,8 @@ def _neuron_group(b2, cap, pop, spec, dt, method):
         reset = ""  # spiking without reset (stochastic somas): no Brian2 warning
     group = b2.NeuronGroup(pop.n, "\n".join(lines), threshold=spec["threshold"], reset=reset,
                            refractory=spec["refractory"], method=m, namespace=namespace, dt=dt)
+    if spec.get("before_threshold"):  # Brian2's schedule: groups, thresholds, synapses, resets
+        group.run_regularly(spec["before_threshold"], when="before_thresholds", dt=dt)
     values = pop.values
     roles = {v.name: v.role for v in model.state_vars}
     for name, role in roles.items():
@@ -256,7 +265,9 @@ def _synapses(b2, cap, proj, groups, specs, dt):
     pre, layers = groups[proj.pre]
     post, _ = groups[proj.post]
     unit = specs[proj.post]["units"].get(proj.target, 1)
-    on_pre = "\n".join(f"{name}_post += w" for name in trace_names(proj))
+    count = specs[proj.pre].get("spike_count") if proj.pre in specs else None
+    jump = f"w * {count}_pre" if count else "w"
+    on_pre = "\n".join(f"{name}_post += {jump}" for name in trace_names(proj))
     kwargs = {"delay": proj.delay_steps * dt} if proj.delay_steps else {}
     syn = b2.Synapses(pre, post, model=f"w : {unit_name(unit)}", on_pre=on_pre, dt=dt, namespace={}, **kwargs)
     n_pre = cap.population(proj.pre).n
@@ -290,9 +301,13 @@ def run(replica, n_steps):
         for v, (b2name, scale) in wanted.items():
             traces[(name, v)] = np.asarray(getattr(mon, b2name + "_"), dtype=np.float64).T / scale
     spikes = {}
-    for name, mon in replica.spike_monitors.items():
+    for name, (mon, count) in replica.spike_monitors.items():
         steps = np.rint(np.asarray(mon.t_) / replica.dt_s).astype(np.int64)
-        spikes[name] = (steps, np.asarray(mon.i[:], dtype=np.int64))
+        idx = np.asarray(mon.i[:], dtype=np.int64)
+        if count:  # one event per neuron and step, carrying the spike count
+            counts = np.rint(np.asarray(getattr(mon, count))).astype(np.int64)
+            steps, idx = np.repeat(steps, counts), np.repeat(idx, counts)
+        spikes[name] = (steps, idx)
     return traces, spikes
 
 
