@@ -82,6 +82,13 @@ def test_cli_usage_errors(tmp_path):
     assert main(["--help"]) == 0
 
 
+def test_compsim_command_dispatches_to_validate(tmp_path, capsys):
+    from compsim.cli import main as compsim_main
+
+    assert compsim_main(["validate", _script(tmp_path), "--duration", "50", "-q", "--perturb", "out.g_d=1.01"]) == 1
+    assert "FAIL" in capsys.readouterr().out
+
+
 def test_module_entry_point(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "compsim.validate", _script(tmp_path), "--duration", "50", "-q",
                            "--record", "out:v_soma,v_basal"], capture_output=True, text=True)

@@ -67,6 +67,13 @@ def against_brian2(net, duration, record=None, *, neurons=None, method=None, tar
     Returns
     -------
     ValidationReport
+
+    Notes
+    -----
+    Memory: the frozen noise of a stochastic population is held as an array
+    of n_steps x n float64 numbers, and each recorded variable as two arrays
+    of n_steps x K; validate large or long networks on a subset of neurons
+    (``neurons``) and durations of seconds, not minutes.
     """
     if not (isinstance(net, Network) or callable(net)):
         raise ValueError(f"against_brian2: 'net' must be a Network or a function returning one, got {type(net).__name__}")
