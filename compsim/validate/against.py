@@ -79,6 +79,9 @@ def against_brian2(net, duration, record=None, *, neurons=None, method=None, tar
         raise ValueError(f"against_brian2: 'net' must be a Network or a function returning one, got {type(net).__name__}")
     if spikes not in ("auto", "identical", "rate", None):
         raise ValueError(f"against_brian2: 'spikes' must be 'identical', 'rate', None or 'auto', got {spikes!r}")
+    if refine and (isinstance(net, Network) or "dt" not in _parameters(net)):
+        raise ValueError("against_brian2: 'refine' needs a function build(dt=...) that builds the network "
+                         "for a given time step")
     b2 = bridge.require_brian2()
     t_start = time.perf_counter()
     cap = capture(net, duration, record, neurons)
@@ -104,9 +107,6 @@ def against_brian2(net, duration, record=None, *, neurons=None, method=None, tar
         if refine is None and builder is not None and "dt" in _parameters(builder):
             refine = (1, 2, 4)
         if refine:
-            if builder is None or "dt" not in _parameters(builder):
-                raise ValueError("against_brian2: 'refine' needs a function build(dt=...) that builds the network "
-                                 "for a given time step")
             b2_method = sorted(set(replica.methods.values()))[0] if len(set(replica.methods.values())) == 1 \
                 else ", ".join(sorted(set(replica.methods.values())))
             report.convergence = _convergence(report, builder, duration, record, neurons, method, target, perturb,
