@@ -13,7 +13,8 @@
 
     ``set_rates`` changes them between runs (e.g. a new image).
 ``SpikeTrainSource(n, indices, times)``
-    Emits exactly the given spikes (times in ms, rounded to the step grid).
+    Emits exactly the given spikes (times in ms; a spike at time t is emitted
+    in step ``floor(t / dt)``, as Brian2's ``SpikeGeneratorGroup``).
 """
 import numpy as np
 
@@ -125,7 +126,8 @@ class SpikeTrainSource(Population):
         self.ptr = np.zeros(1, dtype=np.int64)
 
     def validate(self, dt):
-        steps = np.rint(self.times / dt).astype(np.int64)
+        # step of each spike: floor(t / dt) with Brian2's tolerance of 1e-3 dt for times on the grid
+        steps = np.floor(self.times / dt + 1e-3).astype(np.int64)
         order = np.lexsort((self.indices, steps))
         self.sp_step = steps[order]
         self.sp_idx = self.indices[order]

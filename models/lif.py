@@ -10,8 +10,10 @@ decaying traces of the projections that target them (``tau_e``, ``tau_i``,
 ``tau_I`` by default; a projection may choose another kernel).
 
 Spike when ``v > v_th`` (outside the refractory period); then ``v = v_reset``
-and ``v`` is held for ``t_ref`` (``round(t_ref / dt)`` steps counting the
-spike step, as Brian2's ``refractory``); conductances keep evolving.
+and ``v`` is held for ``t_ref``: with ``n_ref = floor(t_ref / dt + 1e-3)``
+(Brian2's ``timestep(t_ref, dt)``), a spike in step s clamps v in steps
+s+1 .. s+n_ref-1 and the neuron integrates again from step s+n_ref, exactly
+as Brian2's ``refractory``; conductances keep evolving.
 
 Integration: ``euler`` (forward Euler, Brian2 ``method='euler'``) or
 ``exponential_euler`` / ``exact`` (the equation is linear in v with the
