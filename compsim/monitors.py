@@ -64,7 +64,7 @@ class StateMonitor:
 
     def register(self, writer):
         writer.add_state_monitor(self.name, self.population.name, self.variables, self.units, self.neurons,
-                                 self.every, self.buf.dtype)
+                                 self.every, self.population.network.dtype)
 
     def drain(self, writer, dt):
         pos = int(self.ctl[0])

@@ -311,8 +311,6 @@ class Network:
                 "network": json.loads(json.dumps(self.describe()))}
 
     def _register(self, writer):
-        if self._program is None:
-            self.build()
         for m in self.monitors:
             m.register(writer)
 

@@ -62,6 +62,7 @@ class _Source:
 
     def function_text(self, name, parallel):
         """This source as a compiled function ``name(step, s, dt, key, *arrays)``."""
+        parallel = parallel and any("prange(" in line for line in self.lines)
         head = [f"@njit(cache=True, parallel={bool(parallel)}, nogil=True)",
                 f"def {name}(step, s, dt, key, {', '.join(self.names)}):"]
         return "\n".join(head + self.lines)
