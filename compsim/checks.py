@@ -45,7 +45,10 @@ def check_count(name, value, *, lo=1, owner=""):
 def check_array(name, value, shape, *, lo=None, hi=None, owner="", dtype=np.float64):
     """Broadcast ``value`` to ``shape`` as a finite array inside [lo, hi]."""
     label = f"{owner}: parameter '{name}'" if owner else f"parameter '{name}'"
-    arr = np.asarray(value, dtype=dtype)
+    try:
+        arr = np.asarray(value, dtype=dtype)
+    except (TypeError, ValueError):
+        raise ValueError(f"{label} must be numeric, got {type(value).__name__} {str(value)[:40]!r}") from None
     try:
         arr = np.broadcast_to(arr, shape).copy()
     except ValueError:
@@ -67,3 +70,19 @@ def check_choice(name, value, choices, owner=""):
         label = f"{owner}: parameter '{name}'" if owner else f"parameter '{name}'"
         raise ValueError(f"{label} must be one of {', '.join(repr(c) for c in choices)}; got {value!r}")
     return value
+
+
+def index_array(name, value, n, owner=""):
+    """Neuron indices in [0, n) from an integer array or a boolean mask of length ``n``."""
+    label = f"{owner}: parameter '{name}'" if owner else f"parameter '{name}'"
+    arr = np.asarray(value)
+    if arr.dtype == bool:
+        if arr.shape != (n,):
+            raise ValueError(f"{label}: a boolean mask must have shape ({n},), got {arr.shape}")
+        return np.flatnonzero(arr)
+    if arr.size and arr.dtype.kind not in "iu":
+        raise ValueError(f"{label} must hold integer indices (or a boolean mask), got dtype {arr.dtype}")
+    arr = arr.astype(np.int64).ravel()
+    if arr.size and (arr.min() < 0 or arr.max() >= n):
+        raise ValueError(f"{label} must index [0, {n - 1}], got range [{arr.min()}, {arr.max()}]")
+    return arr

@@ -55,8 +55,7 @@ class Explicit:
     """Synapses given as index arrays ``pre[s] -> post[s]`` (any order; duplicates allowed)."""
 
     def __init__(self, pre, post):
-        self.pre = np.asarray(pre, dtype=np.int64).ravel()
-        self.post = np.asarray(post, dtype=np.int64).ravel()
+        self.pre, self.post = (_integers(name, idx) for name, idx in (("pre", pre), ("post", post)))
         if self.pre.shape != self.post.shape:
             raise ValueError(
                 f"Explicit: 'pre' and 'post' must have the same length, got {self.pre.size} and {self.post.size}"
@@ -71,6 +70,13 @@ class Explicit:
 
     def describe(self):
         return {"rule": "explicit", "n_synapses": int(self.pre.size)}
+
+
+def _integers(name, value):
+    arr = np.asarray(value).ravel()
+    if arr.size and arr.dtype.kind not in "iu":
+        raise ValueError(f"Explicit: parameter '{name}' must hold integer indices, got dtype {arr.dtype}")
+    return arr.astype(np.int64)
 
 
 @njit(cache=True)
@@ -89,7 +95,10 @@ def _bernoulli_pairs(n_pre, n_post, p, key, skip_self):
             if p < 1.0:
                 u = uniform(key, j, k, 0)
                 k += 1
-                i += 1 + int(np.floor(np.log1p(-u) / log_q))
+                gap = np.floor(np.log1p(-u) / log_q)  # failures before the next success
+                if gap >= n_post - i:  # compared as float: the gap may exceed the int64 range
+                    break
+                i += 1 + int(gap)
             else:
                 i += 1
             if i >= n_post:

@@ -18,8 +18,9 @@ device functions:
 
 ``values`` are the neuron's variables in declaration order, ``inputs`` the
 summed synaptic input of each port at the start of the step, in declaration
-order; ``par`` is a float64 vector of constants precomputed for ``dt`` and
-the integration method; ``key`` is the population's random stream key
+order; ``par`` is a tuple of float64 constants precomputed for ``dt`` and
+the integration method (index it with constants; it is read into registers
+once per step); ``key`` is the population's random stream key
 (:mod:`compsim.rng`). The population's state is a 2-D array (n_vars, n) in
 the network's dtype: struct of arrays, one contiguous row per variable.
 """
@@ -191,7 +192,7 @@ class Population:
 
     # -- kernels ------------------------------------------------------------------
     def constants(self, dt, method):
-        """float64 vector ``par`` for the kernels, for step ``dt`` (ms) and ``method``."""
+        """The kernels' constants ``par`` (a float64 vector, passed to kernels as a tuple) for ``dt`` and ``method``."""
         raise NotImplementedError
 
     def kernels(self, method):

@@ -13,7 +13,7 @@ and resets the fill position: never a per-step Python call or write.
 """
 import numpy as np
 
-from .checks import check_count
+from .checks import check_count, index_array
 
 STATE, PORT = 0, 1
 
@@ -33,6 +33,8 @@ class StateMonitor:
         if not recordable:
             raise ValueError(f"{owner}: {type(population).__name__} has no state variables to record")
         self.variables = list(variables)
+        if not self.variables or len(set(self.variables)) != len(self.variables):
+            raise ValueError(f"{owner}: parameter 'variables' must name each variable once, got {self.variables}")
         self.rows = []
         for v in self.variables:
             if v not in recordable:
@@ -44,9 +46,7 @@ class StateMonitor:
         self.units = {v: recordable[v] for v in self.variables}
         idx = np.arange(population.n)[neurons] if isinstance(neurons, slice) else np.arange(population.n)
         if neurons is not None and not isinstance(neurons, slice):
-            idx = np.asarray(neurons, dtype=np.int64).ravel()
-            if idx.size and (idx.min() < 0 or idx.max() >= population.n):
-                raise ValueError(f"{owner}: parameter 'neurons' must index [0, {population.n - 1}]")
+            idx = index_array("neurons", neurons, population.n, owner)
             if np.unique(idx).size != idx.size:
                 raise ValueError(f"{owner}: parameter 'neurons' contains duplicates")
         if idx.size == 0:

@@ -28,6 +28,7 @@ from .projection import Projection
 from .rng import stream_key
 
 _PROJECTION_STREAM = 1 << 20  # stream ids of projections follow those of populations
+PARALLEL_MIN_NEURONS = 16384  # parallel="auto" threads the loops of populations at least this large
 
 
 class SimulationDiverged(RuntimeError):
@@ -60,7 +61,7 @@ class Network:
         Steps per compiled call (Python runs between chunks only).
     parallel : {'auto', True, False}
         Compile the per-neuron loops with ``prange`` (multi-threaded).
-        'auto' does so when a population has at least 16,384 neurons.
+        'auto' does so for the populations of at least 16,384 neurons.
     threads : int or None
         Numba threads to use (None: Numba's default, all cores).
     """
@@ -69,8 +70,10 @@ class Network:
                  parallel="auto", threads=None):
         self.dt = check_positive("dt", dt, "ms", owner="Network")
         self.seed = check_count("seed", seed, lo=0, owner="Network")
+        if self.seed >= 2**63:
+            raise ValueError(f"Network: parameter 'seed' must be < 2**63, got {self.seed}")
         self.method = check_method(method)
-        self.dtype = np.dtype(check_choice("dtype", str(np.dtype(dtype)), ("float64", "float32"), owner="Network"))
+        self.dtype = np.dtype(check_choice("dtype", _dtype_name(dtype), ("float64", "float32"), owner="Network"))
         self.chunk_steps = check_count("chunk_steps", chunk_steps, owner="Network")
         self.parallel = check_choice("parallel", parallel, ("auto", True, False), owner="Network")
         self.threads = None if threads is None else check_count("threads", threads, owner="Network")
@@ -94,6 +97,8 @@ class Network:
         if population.network is not None:
             raise ValueError(f"Network.add: '{population.name}' already belongs to a network")
         name = name or population.name or f"{type(population).__name__.lower()}{len(self.populations)}"
+        if not isinstance(name, str) or not name.isidentifier():
+            raise ValueError(f"Network.add: parameter 'name' must be an identifier (letters, digits, _), got {name!r}")
         if any(p.name == name for p in self.populations):
             raise ValueError(f"Network.add: a population named '{name}' exists already")
         population._bind(self, len(self.populations), name)
@@ -112,7 +117,9 @@ class Network:
             Port (compartment or conductance) of ``post``, e.g. ``"basal"``, ``"apical"``, ``"ge"``.
         weights : float or array
             Dense (``connectivity=None``): scalar or array of shape (n_post, n_pre).
-            Sparse: scalar or one weight per synapse, in the order of the rule's pairs.
+            Sparse: scalar, or for ``Explicit`` one weight per given (pre, post) pair, in
+            the order given; random rules take a scalar (set individual weights
+            afterwards through ``projection.w``, ordered as ``projection.synapse_indices()``).
             In the port's unit (nS for conductances, pA for currents, potential for dendrites).
         connectivity : None, FixedProbability, FixedInDegree or Explicit
             None: all-to-all dense matrix (BLAS for dense traffic).
@@ -122,6 +129,8 @@ class Network:
             Synaptic kernel; default: the one the post model declares for the port.
         """
         for role, p in (("pre", pre), ("post", post)):
+            if not isinstance(p, Population):
+                raise ValueError(f"Network.connect: parameter '{role}' must be a population, got {type(p).__name__}")
             if p.network is not self:
                 raise ValueError(f"Network.connect: '{role}' population is not part of this network (add it first)")
         index = len(self.projections)
@@ -189,6 +198,8 @@ class Network:
 
     def _monitor_name(self, name, population, kind):
         name = name or f"{population.name}_{kind}"
+        if not isinstance(name, str) or "/" in name:
+            raise ValueError(f"parameter 'name' of a monitor must be a str without '/', got {name!r}")
         if any(m.name == name for m in self.monitors):
             raise ValueError(f"a monitor named '{name}' exists already; pass name=...")
         return name
@@ -216,11 +227,12 @@ class Network:
             if p.kind == "model":
                 p.par = np.asarray(p.constants(self.dt, self.method), dtype=np.float64)
             if p.kind == "poisson_source":
-                p.rate_buf = p.rates_for(0, 1, self.dt)
+                p.rate_buf = np.zeros((1, p.n))  # filled per chunk by run()
         self._allocate_monitors(self.chunk_steps)
-        parallel = self.parallel
-        if parallel == "auto":
-            parallel = max((p.n for p in self.populations), default=0) >= 16384
+        if self.parallel == "auto":  # thread only the loops that are worth a thread-pool launch per step
+            parallel = {p.index for p in self.populations if p.n >= PARALLEL_MIN_NEURONS}
+        else:
+            parallel = {p.index for p in self.populations} if self.parallel else set()
         text, getters = codegen.generate(self, parallel)
         self._keys = np.array([stream_key(self.seed, p.index) for p in self.populations] or [0], dtype=np.uint64)
         self._ctrl = np.zeros(5, dtype=np.int64)
@@ -261,6 +273,8 @@ class Network:
         """
         duration = check_number("duration", duration, lo=0.0, unit="ms", owner="Network.run")
         n_total = int(round(duration / self.dt))
+        if abs(n_total * self.dt - duration) > 1e-6 * max(self.dt, duration):
+            raise ValueError(f"Network.run: parameter 'duration' must be a multiple of dt = {self.dt} ms, got {duration} ms")
         chunk = self.chunk_steps if chunk_steps is None else check_count("chunk_steps", chunk_steps, owner="Network.run")
         if self._program is None:
             self.build()
@@ -302,8 +316,9 @@ class Network:
 
     def _memory_writer(self):
         if self._memory is None:
-            self._memory = MemoryWriter(self._metadata())
-            self._register(self._memory)
+            writer = MemoryWriter(self._metadata())
+            self._register(writer)
+            self._memory = writer
         return self._memory
 
     def _metadata(self):
@@ -318,6 +333,9 @@ class Network:
         if self.threads is not None:
             numba.set_num_threads(min(self.threads, numba.config.NUMBA_NUM_THREADS))
         end = self.step + n_total
+        for p in self.populations:
+            if p.kind == "poisson_source":
+                p.check_covers(end)
         start_wall = time.perf_counter()
         t_start = self.t
         while self.step < end:
@@ -339,6 +357,13 @@ class Network:
                 _report_progress(self.t - t_start, n_total * self.dt, time.perf_counter() - start_wall)
         if progress:
             sys.stderr.write("\n")
+
+
+def _dtype_name(dtype):
+    try:
+        return str(np.dtype(dtype))
+    except TypeError:
+        return repr(dtype)
 
 
 def _report_progress(done_ms, total_ms, elapsed_s):

@@ -25,8 +25,6 @@ class Projection:
 
     def __init__(self, network, index, pre, post, target, weights, connectivity, delay, synapse, key):
         owner = f"connect({pre.name} -> {post.name})"
-        if getattr(pre, "spiking", True) is False:
-            raise ValueError(f"{owner}: population '{pre.name}' emits no spikes")
         if not post.ports:
             raise ValueError(f"{owner}: '{post.name}' ({type(post).__name__}) has no synaptic inputs to target")
         self.port_index, port = post.port(target)
@@ -44,7 +42,7 @@ class Projection:
         self.connectivity = connectivity
         if connectivity is None:
             self.kind = "dense"
-            w = np.asarray(weights, dtype=np.float64)
+            w = check_array("weights", weights, np.shape(weights), owner=owner)
             if w.ndim == 0:
                 w = np.full((post.n, pre.n), float(w))
             if w.shape != (post.n, pre.n):

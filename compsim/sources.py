@@ -14,11 +14,12 @@
     ``set_rates`` changes them between runs (e.g. a new image).
 ``SpikeTrainSource(n, indices, times)``
     Emits exactly the given spikes (times in ms; a spike at time t is emitted
-    in step ``floor(t / dt)``, as Brian2's ``SpikeGeneratorGroup``).
+    in step ``floor(t / dt)``, as Brian2's ``SpikeGeneratorGroup``). Spikes
+    earlier than the network's time when the source is first run are skipped.
 """
 import numpy as np
 
-from .checks import check_array, check_count
+from .checks import check_array, index_array
 from .model import Population, check_spike_mode
 from .rng import BERNOULLI, POISSON
 
@@ -51,6 +52,7 @@ class PoissonSource(Population):
 
     def set_rates(self, rates):
         """Replace the rates (Hz): scalar, (n,), (n_steps, n) or callable (see module doc)."""
+        self._constant = False
         if callable(rates):
             self._rates = rates
             return
@@ -61,6 +63,7 @@ class PoissonSource(Population):
             arr = check_array("rates", arr, arr.shape, lo=0.0, owner="PoissonSource")
         else:
             arr = check_array("rates", arr, (self.n,), lo=0.0, owner="PoissonSource")[None, :]
+            self._constant = True
         self._check_bernoulli(arr)
         self._rates = arr
 
@@ -77,25 +80,27 @@ class PoissonSource(Population):
         if not callable(self._rates):
             self._check_bernoulli(self._rates)
 
+    def check_covers(self, step_end):
+        """Raise before a run if a per-step ``rates`` array ends before step ``step_end``."""
+        if not callable(self._rates) and not self._constant and step_end > self._rates.shape[0]:
+            raise ValueError(
+                f"PoissonSource '{self.name}': the 'rates' array covers {self._rates.shape[0]} steps, "
+                f"the run needs steps up to {step_end}"
+            )
+
     def rates_for(self, step0, n_steps, dt):
         """Rates (Hz) for steps ``step0 .. step0 + n_steps - 1``: array (n_steps, n), or (1, n) if constant."""
         rates = self._rates
         if callable(rates):
             t = (step0 + np.arange(n_steps)) * dt
             arr = np.asarray(rates(t), dtype=np.float64)
-            if arr.ndim == 1:
-                arr = arr[None, :]
-            shape = (1, self.n) if arr.shape[0] == 1 else (n_steps, self.n)
+            shape = (n_steps, self.n) if arr.ndim == 2 else (1, self.n)  # scalar or (n,): constant over the chunk
             arr = check_array("rates", arr, shape, lo=0.0, owner=f"PoissonSource '{self.name}' (callable)")
             self._check_bernoulli(arr)
             return arr
-        if rates.shape[0] == 1:
+        if self._constant:
             return rates
-        if step0 + n_steps > rates.shape[0]:
-            raise ValueError(
-                f"PoissonSource '{self.name}': the 'rates' array covers {rates.shape[0]} steps, "
-                f"the run needs steps up to {step0 + n_steps}"
-            )
+        self.check_covers(step0 + n_steps)
         return rates[step0 : step0 + n_steps]
 
     def describe(self):
@@ -113,16 +118,13 @@ class SpikeTrainSource(Population):
 
     def __init__(self, n, indices, times, *, name=None):
         super().__init__(n, name=name)
-        self.indices = np.asarray(indices, dtype=np.int64).ravel()
+        self.indices = index_array("indices", indices, self.n, owner="SpikeTrainSource")
         self.times = check_array("times", times, np.shape(np.ravel(times)), lo=0.0, owner="SpikeTrainSource")
         if self.indices.shape != self.times.shape:
             raise ValueError(
                 f"SpikeTrainSource: 'indices' and 'times' must have the same length, got {self.indices.size} "
                 f"and {self.times.size}"
             )
-        if self.indices.size and (self.indices.min() < 0 or self.indices.max() >= self.n):
-            raise ValueError(f"SpikeTrainSource: 'indices' must be in [0, {self.n - 1}]")
-        check_count("n", n, owner="SpikeTrainSource")
         self.ptr = np.zeros(1, dtype=np.int64)
 
     def validate(self, dt):

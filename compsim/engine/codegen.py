@@ -60,9 +60,9 @@ class _Source:
     def names(self):
         return [name for name, _ in self.args]
 
-    def function_text(self, name, parallel):
+    def function_text(self, name):
         """This source as a compiled function ``name(step, s, dt, key, *arrays)``."""
-        parallel = parallel and any("prange(" in line for line in self.lines)
+        parallel = any("prange(" in line for line in self.lines)
         head = [f"@njit(cache=True, parallel={bool(parallel)}, nogil=True)",
                 f"def {name}(step, s, dt, key, {', '.join(self.names)}):"]
         return "\n".join(head + self.lines)
@@ -170,8 +170,9 @@ def _model_loop(network, p, incoming, loop, sub, arg):
 def generate(network, parallel):
     """Source text of ``run_chunk`` for ``network`` and the getters of its array arguments.
 
-    Each population's per-step work is a function of its own (``step_pop<k>``):
-    a loop over its neurons (``prange`` when ``parallel``) followed by the
+    ``parallel``: the set of indices of the populations whose neuron loop is
+    multi-threaded. Each population's per-step work is a function of its own
+    (``step_pop<k>``): a loop over its neurons (``prange`` if parallel) followed by the
     serial collection of its spikes. Keeping these loops in small functions
     lets LLVM optimise each one in isolation (it vectorises and keeps
     constants in registers far better than inside one large loop nest).
@@ -187,8 +188,8 @@ def generate(network, parallel):
     # 1 + 2: sources and populations, each in its own function
     for p in pops:
         k = p.index
-        sub = _population_step(network, p, incoming[k], parallel, src)
-        functions.append(sub.function_text(f"step_pop{k}", parallel))
+        sub = _population_step(network, p, incoming[k], k in parallel, src)
+        functions.append(sub.function_text(f"step_pop{k}"))
         src.emit(I, f"# population {k}: {p.name} ({type(p).__name__})")
         src.emit(I, f"nsp{k}, tot{k}, bad = step_pop{k}(step, s, dt, keys[{k}], {', '.join(sub.names)})")
         if p.kind == "model":
@@ -198,20 +199,15 @@ def generate(network, parallel):
     # 4: delivery
     for j in projs:
         r, q = j.index, j.pre.index
-        if _uses_ring(j):
-            targets = [f"r{r}_ring[step % r{r}_ring.shape[0]]"]
-        else:
-            targets = [f"r{r}_tr[{t}]" for t in range(j.synapse.n_traces)]
+        target = f"r{r}_ring[step % r{r}_ring.shape[0]]" if _uses_ring(j) else f"r{r}_tr[0]"
         if j.kind == "dense":
             wt = src.arg(f"r{r}_wt", lambda j=j: j.wt)
             cf = src.arg(f"r{r}_cntf", lambda j=j: j.cnt_f)
             do = src.arg(f"r{r}_dot", lambda j=j: j.dot_out)
-            for target in targets:
-                src.emit(I, f"deliver_dense(p{q}_spk, nsp{q}, p{q}_cnt, {wt}, {cf}, {do}, {target})")
+            src.emit(I, f"deliver_dense(p{q}_spk, nsp{q}, p{q}_cnt, {wt}, {cf}, {do}, {target})")
         else:
             a = [src.arg(f"r{r}_{n}", lambda j=j, n=n: getattr(j, n)) for n in ("indptr", "indices", "w")]
-            for target in targets:
-                src.emit(I, f"deliver_sparse(p{q}_spk, nsp{q}, p{q}_cnt, {a[0]}, {a[1]}, {a[2]}, {target})")
+            src.emit(I, f"deliver_sparse(p{q}_spk, nsp{q}, p{q}_cnt, {a[0]}, {a[1]}, {a[2]}, {target})")
     # 5: spike and rate monitors
     for m in mons:
         k = m.population.index
@@ -271,16 +267,17 @@ def _divergence(k, neuron):
 
 
 def _dependency_sources(text):
-    """Source of every compsim module the generated text imports from.
+    """Source of every module (compsim's or a user's model) the generated text imports from.
 
     Numba's cache of a function is not invalidated when a function it calls
     changes, so the kernels' sources are part of the generated module's name.
     """
     parts = []
     for line in text.splitlines():
-        if line.startswith("from compsim"):
+        if line.startswith("from ") and " import " in line and not line.startswith("from numba "):
             module = importlib.import_module(line.split()[1])
-            parts.append(Path(module.__file__).read_bytes())
+            if getattr(module, "__file__", None):
+                parts.append(Path(module.__file__).read_bytes())
     return b"".join(parts)
 
 
@@ -300,5 +297,9 @@ def load(text):
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
-    spec.loader.exec_module(module)
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[name]
+        raise
     return module.run_chunk

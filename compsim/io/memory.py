@@ -298,8 +298,35 @@ class Writer:
         self._close()
 
 
+class _Growable:
+    """An array that grows along its first axis with amortised O(1) appends (capacity doubling)."""
+
+    def __init__(self, dtype, width=None):
+        self.data = np.zeros((16,) if width is None else (16, width), dtype=dtype)
+        self.size = 0
+
+    def append(self, values):
+        need = self.size + len(values)
+        if need > len(self.data):
+            grown = np.zeros((max(need, 2 * len(self.data)),) + self.data.shape[1:], self.data.dtype)
+            grown[: self.size] = self.data[: self.size]
+            self.data = grown
+        self.data[self.size : need] = values
+        self.size = need
+
+    def view(self):
+        """Read-only view of the filled part (later appends never change it)."""
+        out = self.data[: self.size]
+        out.flags.writeable = False
+        return out
+
+
 class MemoryWriter(Writer):
-    """Keeps all appended chunks in memory; same interface as :class:`compsim.io.hdf5.H5Writer`.
+    """Keeps everything appended in memory; same interface as :class:`compsim.io.hdf5.H5Writer`.
+
+    Buffers grow by doubling, so appending is amortised O(1) and
+    :meth:`results` costs O(1) whatever the history: protocols that run the
+    network thousands of times and read results after each run stay linear.
 
     Parameters
     ----------
@@ -309,19 +336,27 @@ class MemoryWriter(Writer):
 
     def __init__(self, metadata):
         super().__init__(metadata)
-        self._chunks = {}
+        self._buffers = {}
 
     def _create(self, spec):
-        self._chunks[spec.name] = []
+        bufs = {"t": _Growable(np.float64)}
+        if spec.kind == "state":
+            bufs.update({v: _Growable(spec.dtype, spec.neurons.size) for v in spec.variables})
+        else:
+            bufs["second"] = _Growable(np.int64)
+        self._buffers[spec.name] = bufs
 
     def _write_state(self, spec, t, values):
-        self._chunks[spec.name].append((t.copy(), {v: a.copy() for v, a in values.items()}))
+        bufs = self._buffers[spec.name]
+        for v, a in values.items():
+            bufs[v].append(a)
+        bufs["t"].append(t)
 
     def _write_spikes(self, spec, t, i):
-        self._chunks[spec.name].append((t.copy(), i.copy()))
+        self._buffers[spec.name]["second"].append(i)
+        self._buffers[spec.name]["t"].append(t)
 
-    def _write_rate(self, spec, t, counts):
-        self._chunks[spec.name].append((t.copy(), counts.copy()))
+    _write_rate = _write_spikes
 
     def _flush(self):
         pass
@@ -330,28 +365,18 @@ class MemoryWriter(Writer):
         pass
 
     def results(self):
-        """Return a :class:`Results` with everything appended so far (copies of the buffers)."""
+        """Return a :class:`Results` with everything appended so far (read-only views of the buffers)."""
         res = Results(attrs=dict(self.attrs), network=json.loads(json.dumps(self.network)))
         for name, spec in self._specs.items():
-            chunks = self._chunks[name]
-            t = np.concatenate([np.zeros(0)] + [c[0] for c in chunks])
-            if len(chunks) > 1:  # merge, so that reading after every run stays linear in total size
-                if spec.kind == "state":
-                    merged = {v: np.concatenate([c[1][v] for c in chunks]) for v in spec.variables}
-                else:
-                    merged = np.concatenate([c[1] for c in chunks])
-                chunks[:] = [(t, merged)]
+            bufs = self._buffers[name]
+            t = bufs["t"].view()
             if spec.kind == "state":
-                k = spec.neurons.size
-                values = {v: np.concatenate([np.zeros((0, k), spec.dtype)] + [c[1][v] for c in chunks])
-                          for v in spec.variables}
+                values = {v: bufs[v].view() for v in spec.variables}
                 res.state[name] = StateTrace(name, spec.population, t, spec.neurons.copy(),
                                              values, dict(spec.units), spec.every)
-                continue
-            second = np.concatenate([np.zeros(0, np.int64)] + [c[1] for c in chunks])
-            if spec.kind == "spikes":
-                res.spikes[name] = SpikeTrain(name, spec.population, spec.n, t, second)
+            elif spec.kind == "spikes":
+                res.spikes[name] = SpikeTrain(name, spec.population, spec.n, t, bufs["second"].view())
             else:
-                res.rates[name] = PopulationRate(name, spec.population, spec.n, t, second,
+                res.rates[name] = PopulationRate(name, spec.population, spec.n, t, bufs["second"].view(),
                                                  self.attrs["dt_ms"])
         return res
