@@ -230,3 +230,77 @@ def test_simulation_diverged_names_population_neuron_time(model, port, parallel)
     rec = net.results().state["v"]
     assert rec.t[-1] <= err.t_ms + 1e-9 and rec.t.size >= SPIKE_STEP
     assert np.isfinite(rec[var][rec.t < (SPIKE_STEP + 1) * 0.1 - 1e-9]).all()
+
+
+def test_monitor_variables_must_be_unique_and_non_empty_and_network_stays_usable():
+    net = cs.Network(dt=0.1)
+    lif = net.add(CobaLIF(3), name="lif")
+    for bad in ([], ["v", "v"]):
+        with pytest.raises(ValueError, match="'variables'"):
+            net.record(lif, bad)
+    with pytest.raises(ValueError, match="'name'"):
+        net.record(lif, ["v"], name="a/b")
+    net.record(lif, ["v"], neurons=np.array([True, False, True]))  # boolean mask
+    res = net.run(1.0)
+    assert list(res.state["lif_state"].neurons) == [0, 2]
+
+
+@pytest.mark.parametrize("neurons", [[0.5, 1.0], np.array([True, False])])
+def test_bad_neuron_indices(neurons):
+    net = cs.Network(dt=0.1)
+    lif = net.add(CobaLIF(3), name="lif")
+    with pytest.raises(ValueError, match="'neurons'"):
+        net.record(lif, ["v"], neurons=neurons)
+
+
+def test_run_duration_must_be_a_multiple_of_dt():
+    net = cs.Network(dt=0.1)
+    net.add(CobaLIF(2))
+    with pytest.raises(ValueError, match="'duration'"):
+        net.run(0.26)
+
+
+def test_explicit_and_spike_train_indices_must_be_integers():
+    with pytest.raises(ValueError, match="'pre'"):
+        cs.Explicit([0.9], [1])
+    with pytest.raises(ValueError, match="'indices'"):
+        cs.SpikeTrainSource(3, [1.5], [2.0])
+
+
+def test_fixed_probability_tiny_p_gives_valid_indices():
+    net = cs.Network(dt=0.1, seed=3)
+    a = net.add(CobaLIF(300), name="a")
+    proj = net.connect(a, a, "ge", 1.0, connectivity=cs.FixedProbability(1e-21))
+    pre, post = proj.synapse_indices()
+    assert proj.n_synapses == 0 or (post.min() >= 0 and post.max() < 300)
+
+
+def test_callable_rates_may_return_a_scalar():
+    net = cs.Network(dt=1.0, seed=1)
+    src = net.add(cs.PoissonSource(100, rates=lambda t: 200.0), name="src")
+    net.record_spikes(src)
+    res = net.run(100.0)
+    assert res.spikes["src_spikes"].count() > 1000  # 100 x 200 Hz x 0.1 s = 2000 expected
+
+
+def test_short_rates_array_is_refused_before_the_run():
+    net = cs.Network(dt=1.0, seed=1)
+    src = net.add(cs.PoissonSource(2, rates=np.full((5, 2), 10.0)), name="src")
+    with pytest.raises(ValueError, match="covers 5 steps"):
+        net.run(10.0)
+    assert net.step == 0
+
+
+@pytest.mark.parametrize("value", ["abc", None])
+def test_non_numeric_weights(value):
+    net = cs.Network(dt=0.1)
+    a = net.add(CobaLIF(2), name="a")
+    with pytest.raises(ValueError, match="'weights'"):
+        net.connect(a, a, "ge", value)
+
+
+def test_connect_needs_populations():
+    net = cs.Network(dt=0.1)
+    a = net.add(CobaLIF(2), name="a")
+    with pytest.raises(ValueError, match="'pre'"):
+        net.connect("a", a, "ge", 1.0)
