@@ -90,6 +90,7 @@ class Population:
     state_vars: tuple = ()
     ports: tuple = ()
     kind = "model"
+    spiking = True  # False for populations that emit no spikes (rate or steady-state models)
 
     def __init__(self, n, *, name=None, **params):
         self.n = check_count("n", n, owner=type(self).__name__)

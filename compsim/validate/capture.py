@@ -34,7 +34,7 @@ class PopulationSnapshot:
 
     @property
     def spiking(self):
-        return getattr(self.population, "spiking", True) is not False
+        return self.population.spiking
 
 
 @dataclass
@@ -169,7 +169,7 @@ def capture(source, duration, record=None, neurons=None):
     cap = snapshot(net, record, chosen, n_steps)
     pops = {p.name: p for p in net.populations}
     spike_mons = {p.name: net.record_spikes(p, name=f"_validate_spikes_{p.name}")
-                  for p in net.populations if getattr(p, "spiking", True) is not False}
+                  for p in net.populations if p.spiking}
     state_mons = {name: net.record(pops[name], variables, neurons=chosen[name], name=f"_validate_state_{name}")
                   for name, variables in record.items()}
     t0 = net.timings["run_s"]
