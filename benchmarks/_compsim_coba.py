@@ -27,7 +27,7 @@ def main():
 
     t0 = time.perf_counter()
     import compsim  # noqa: F401
-    from compsim.engine.codegen import cache_dir
+    from compsim.engine.cpu import cache_dir
     from compsim.models.coba import build_coba
 
     t_import = time.perf_counter() - t0

@@ -12,7 +12,7 @@ Quick start::
 from ._version import __version__
 from .connectivity import Explicit, FixedInDegree, FixedProbability
 from .network import Network, SimulationDiverged
-from .results import load
+from .io.hdf5 import load
 from .sources import PoissonSource, SpikeTrainSource
 from .synapses import DoubleExponential, Exponential
 

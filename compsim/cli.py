@@ -23,7 +23,7 @@ def _run(args):
 
 
 def _info(args):
-    from .results import load
+    from .io.hdf5 import load
 
     res = load(args.file)
     print(res.summary())
@@ -45,7 +45,7 @@ def _info(args):
 
 def _plot(args):
     from .plot import summary_figures
-    from .results import load
+    from .io.hdf5 import load
 
     paths = summary_figures(load(args.file), args.outdir, prefix=args.prefix)
     for p in paths:

@@ -64,7 +64,7 @@ def segregated_demo(outdir, *, n_hidden=500, n_images=10, phase_ms=100.0, dt=0.1
 
 
 def _load(path):
-    from .results import load
+    from .io.hdf5 import load
 
     return load(path)
 

@@ -1,10 +1,15 @@
 """The network: assembles populations, projections and monitors, and runs them chunk by chunk.
 
-Python runs once per chunk of steps (default 1,000): it fills time-varying
-source rates, calls the compiled chunk loop (:mod:`compsim.engine.codegen`,
-where the per-step schedule is documented), drains the monitors into the
-writer, flushes the HDF5 file and reports progress. Nothing happens in Python
-per step.
+Python runs once per chunk of steps (default 1,000): it lets the stages
+prepare per-chunk inputs (time-varying source rates), calls the compiled
+chunk loop (:mod:`compsim.engine.cpu`, built from the stage plan of
+:mod:`compsim.engine.plan`, where the per-step schedule is documented), lets
+the monitors drain into the writer, flushes the HDF5 file and reports
+progress. Nothing happens in Python per step.
+
+Every array that changes during a run belongs to the network's state store
+(:mod:`compsim.engine.state`); checkpoints (:mod:`compsim.engine.checkpoint`)
+save and restore it.
 
 Units: time in ms, rates in Hz, and each model's documented units for its
 state (mV / nS / pA for :class:`~compsim.models.CobaLIF`).
@@ -19,25 +24,30 @@ import numba
 import numpy as np
 
 from .checks import check_choice, check_count, check_number, check_positive
-from .engine import codegen
+from .engine import checkpoint, cpu
+from .engine.plan import build_plan, describe_plan
+from .engine.state import StateStore
 from .io.hdf5 import H5Writer
 from .io.memory import MemoryWriter
-from .model import Population, check_method
-from .monitors import AverageMonitor, RateMonitor, SpikeMonitor, StateMonitor
+from .model import Model, Population, check_method
+from .monitors import AverageMonitor, EventMonitor, RateMonitor, SpikeMonitor, StateMonitor
 from .projection import Projection
 from .rng import stream_key
 
 _PROJECTION_STREAM = 1 << 20  # stream ids of projections follow those of populations
+_COPY_SHIFT = 32  # the batch copy enters a population's stream id above bit 32 (copy 0: unchanged)
 PARALLEL_MIN_NEURONS = 16384  # parallel="auto" threads the loops of populations at least this large
+MAX_STEPS = 10**12  # a run longer than this many steps is an input error (dt far too small)
 
 
 class SimulationDiverged(RuntimeError):
-    """A state variable became NaN or infinite; names the population, neuron and time."""
+    """A state variable became NaN or infinite; names the population, neuron, copy and time."""
 
-    def __init__(self, population, neuron, t_ms, step):
-        self.population, self.neuron, self.t_ms, self.step = population, neuron, t_ms, step
+    def __init__(self, population, neuron, t_ms, step, copy=0):
+        self.population, self.neuron, self.t_ms, self.step, self.copy = population, neuron, t_ms, step, copy
+        where = f"neuron {neuron}" + (f" of batch copy {copy}" if copy else "")
         super().__init__(
-            f"simulation diverged: population '{population}', neuron {neuron} has a non-finite state "
+            f"simulation diverged: population '{population}', {where} has a non-finite state "
             f"at t = {t_ms:g} ms (step {step}); reduce dt, check parameters and weights"
         )
 
@@ -51,6 +61,14 @@ class Network:
         Time step (ms), > 0.
     seed : int
         Seed of every random stream (spikes, connectivity); same seed, same results.
+    batch : int
+        Number of independent copies simulated together (B >= 1). The copies
+        share weights and connectivity; each has its own state, inputs and
+        random streams (trials, training examples, parameter sweeps).
+    first_copy : int
+        Index of the first copy's random streams: copy ``b`` of this network
+        draws the numbers of copy ``first_copy + b``. ``Network(batch=1,
+        first_copy=b)`` reproduces copy ``b`` of a batched run exactly.
     method : {'exponential_euler', 'exact', 'euler'}
         Integration of the (conditionally) linear dynamics; ``exact`` is an
         alias of ``exponential_euler``, which is exact for linear dynamics
@@ -66,23 +84,30 @@ class Network:
         Numba threads to use (None: Numba's default, all cores).
     """
 
-    def __init__(self, dt=0.1, seed=0, *, method="exponential_euler", dtype="float64", chunk_steps=1000,
-                 parallel="auto", threads=None):
+    def __init__(self, dt=0.1, seed=0, *, batch=1, first_copy=0, method="exponential_euler", dtype="float64",
+                 chunk_steps=1000, parallel="auto", threads=None):
         self.dt = check_positive("dt", dt, "ms", owner="Network")
         self.seed = check_count("seed", seed, lo=0, owner="Network")
         if self.seed >= 2**63:
             raise ValueError(f"Network: parameter 'seed' must be < 2**63, got {self.seed}")
+        self.batch = check_count("batch", batch, owner="Network")
+        self.first_copy = check_count("first_copy", first_copy, lo=0, owner="Network")
+        if self.first_copy + self.batch > 2**30:
+            raise ValueError(f"Network: first_copy + batch must be <= 2**30, got {self.first_copy + self.batch}")
         self.method = check_method(method)
         self.dtype = np.dtype(check_choice("dtype", _dtype_name(dtype), ("float64", "float32"), owner="Network"))
         self.chunk_steps = check_count("chunk_steps", chunk_steps, owner="Network")
         self.parallel = check_choice("parallel", parallel, ("auto", True, False), owner="Network")
         self.threads = None if threads is None else check_count("threads", threads, owner="Network")
         self.populations, self.projections, self.monitors = [], [], []
+        self.store = StateStore()
         self.step = 0
         self.timings = {"build_s": 0.0, "compile_s": 0.0, "run_s": 0.0}
         self._program = None
+        self._status = cpu.new_status()
         self._writer = None
         self._memory = None
+        self._allocated_steps = 0
 
     # -- assembly -------------------------------------------------------------------
     @property
@@ -101,7 +126,11 @@ class Network:
             raise ValueError(f"Network.add: parameter 'name' must be an identifier (letters, digits, _), got {name!r}")
         if any(p.name == name for p in self.populations):
             raise ValueError(f"Network.add: a population named '{name}' exists already")
-        population._bind(self, len(self.populations), name)
+        try:
+            population._bind(self, len(self.populations), name)
+        except BaseException:
+            population.network = None
+            raise
         self.populations.append(population)
         self._changed()
         return population
@@ -119,8 +148,9 @@ class Network:
             Dense (``connectivity=None``): scalar or array of shape (n_post, n_pre).
             Sparse: scalar, or for ``Explicit`` one weight per given (pre, post) pair, in
             the order given; random rules take a scalar (set individual weights
-            afterwards through ``projection.w``, ordered as ``projection.synapse_indices()``).
+            afterwards with ``projection.set_weights``, ordered as ``projection.synapse_indices()``).
             In the port's unit (nS for conductances, pA for currents, potential for dendrites).
+            The weights are shared by all batch copies.
         connectivity : None, FixedProbability, FixedInDegree or Explicit
             None: all-to-all dense matrix (BLAS for dense traffic).
         delay : float
@@ -151,6 +181,11 @@ class Network:
         self._check_member(population, "record_spikes")
         return self._add_monitor(SpikeMonitor(population, self._monitor_name(name, population, "spikes")))
 
+    def record_events(self, population, event, *, name=None):
+        """Record every occurrence of a model's named ``event`` (e.g. ``"plateau"``), like spikes."""
+        self._check_member(population, "record_events")
+        return self._add_monitor(EventMonitor(population, event, self._monitor_name(name, population, event)))
+
     def record_rate(self, population, *, name=None):
         """Record the population's spike count per step (population rate)."""
         self._check_member(population, "record_rate")
@@ -159,14 +194,15 @@ class Network:
     def average(self, population, variables, *, name=None):
         """Accumulate per-neuron running means of ``variables`` (see :class:`~compsim.monitors.AverageMonitor`)."""
         self._check_member(population, "average")
-        if population.kind != "model":
+        if not isinstance(population, Model):
             raise ValueError(f"Network.average: '{population.name}' has no state variables")
         return self._add_monitor(AverageMonitor(population, variables, self._monitor_name(name, population, "average")))
 
     def set_synaptic_input(self, population, port, values):
         """Set the current value of a port's synaptic input (e.g. initial conductances, in the port's unit).
 
-        The value is given to the first projection that targets the port; the others are zeroed.
+        ``values``: (n,) for every copy, or (batch, n). The value is given to the
+        first projection that targets the port; the others are zeroed.
         """
         population.port(port)
         projs = [j for j in self.projections if j.post is population and j.target == port]
@@ -174,13 +210,37 @@ class Network:
             raise ValueError(f"set_synaptic_input: no projection targets '{population.name}.{port}'")
         projs[0].set_input(values)
         for j in projs[1:]:
-            j.trace[:] = 0.0
+            j.trace[...] = 0.0
+
+    def clear_synaptic_input(self):
+        """Zero every projection's traces and pending delayed spikes (e.g. between trials)."""
+        for j in self.projections:
+            j.clear()
+
+    def reset_state(self):
+        """Back to the initial state: every population, trace, delay ring, source cursor and average as they
+        were when the network was first built (initial conditions set by the user included), and step 0.
+
+        Weights are kept (learning survives a reset); recordings are not touched.
+        """
+        self.store.reset()
+        self.step = 0
+
+    def save_checkpoint(self, path):
+        """Save everything needed to continue the run to the HDF5 file ``path`` (see :mod:`compsim.engine.checkpoint`)."""
+        checkpoint.save(self, path)
+
+    def restore_checkpoint(self, path):
+        """Continue from a checkpoint saved by a network of the same structure; ValueError naming any mismatch."""
+        checkpoint.restore(self, path)
 
     def describe(self):
         """JSON-serialisable description of the whole network."""
         return {
             "dt_ms": self.dt,
             "seed": self.seed,
+            "batch": self.batch,
+            "first_copy": self.first_copy,
             "method": self.method,
             "dtype": str(self.dtype),
             "populations": {p.name: p.describe() for p in self.populations},
@@ -190,7 +250,8 @@ class Network:
 
     def __repr__(self):
         pops = ", ".join(f"{p.name}: {type(p).__name__}({p.n})" for p in self.populations)
-        return f"Network(dt={self.dt} ms, t={self.t:g} ms, {len(self.projections)} projections; {pops})"
+        copies = f", batch={self.batch}" if self.batch > 1 else ""
+        return f"Network(dt={self.dt} ms, t={self.t:g} ms{copies}, {len(self.projections)} projections; {pops})"
 
     def _check_member(self, population, what):
         if population.network is not self:
@@ -208,7 +269,7 @@ class Network:
         recorded = not isinstance(mon, AverageMonitor)  # averages are not written, so may come later
         if recorded and (self._writer is not None or self._memory is not None):
             raise ValueError("add recording monitors before the first run")
-        mon.index = len(self.monitors)
+        mon.attach(len(self.monitors))
         self.monitors.append(mon)
         self._changed()
         return mon
@@ -217,31 +278,58 @@ class Network:
         self._program = None
 
     # -- compilation ----------------------------------------------------------------
+    def plan(self):
+        """The per-step stage plan: list of ``(phase, [stages])`` (see :mod:`compsim.engine.plan`)."""
+        return build_plan(self)
+
+    @property
+    def schedule(self):
+        """The stage plan as text, one phase per line."""
+        return describe_plan(self.plan())
+
+    def stream_keys(self):
+        """Random stream keys, array (n_populations, batch) of uint64: population k, copy b."""
+        keys = [[stream_key(self.seed, p.index + ((self.first_copy + b) << _COPY_SHIFT)) for b in range(self.batch)]
+                for p in self.populations]
+        return np.array(keys or [[0] * self.batch], dtype=np.uint64)
+
     def build(self):
         """Generate and compile (or load from cache) the chunk loop; called by :meth:`run`."""
         t0 = time.perf_counter()
         for p in self.populations:
             p.validate(self.dt)
-            p.cnt = np.zeros(p.n, dtype=np.int64)
-            p.spk = np.zeros(p.n, dtype=np.int32)
-            if p.kind == "model":
-                p.par = np.asarray(p.constants(self.dt, self.method), dtype=np.float64)
-            if p.kind == "poisson_source":
-                p.rate_buf = np.zeros((1, p.n))  # filled per chunk by run()
+            if isinstance(p, Model):
+                self.store.adopt(p.owner, "par", p.constant_table(self.dt, self.method), kind="scratch",
+                                 doc=f"constants of '{p.name}' per copy")
         self._allocate_monitors(self.chunk_steps)
         if self.parallel == "auto":  # thread only the loops that are worth a thread-pool launch per step
-            parallel = {p.index for p in self.populations if p.n >= PARALLEL_MIN_NEURONS}
+            parallel = {p.owner for p in self.populations if p.n >= PARALLEL_MIN_NEURONS}
         else:
-            parallel = {p.index for p in self.populations} if self.parallel else set()
-        text, getters = codegen.generate(self, parallel)
-        self._keys = np.array([stream_key(self.seed, p.index) for p in self.populations] or [0], dtype=np.uint64)
-        self._ctrl = np.zeros(5, dtype=np.int64)
+            parallel = {p.owner for p in self.populations} if self.parallel else set()
+        plan = self.plan()
+        text, args = cpu.generate(plan, self.store, frozenset(parallel))
+        self._keys = self.stream_keys()
         t1 = time.perf_counter()
-        fn = codegen.load(text)
-        self._program = (fn, getters, text)
-        self._call(0)  # compiles, or loads the machine code from the on-disk cache
+        fn = cpu.load(text)
+        self._program = (fn, args, text, [s for _, stages in plan for s in stages])
+        if self.step == 0 and self.store._initial is None:
+            self.store.remember_initial()
+        self._compile_check()
         self.timings["build_s"] += t1 - t0
         self.timings["compile_s"] += time.perf_counter() - t1
+
+    def _compile_check(self):
+        """Compile (or load) the loop with a zero-step call; a kernel returning the wrong values gets a clear error."""
+        from numba.core.errors import TypingError
+
+        try:
+            self._call(0)
+        except TypingError as exc:
+            self._program = None
+            culprits = [f"{type(p).__name__} '{p.name}': update kernel must return "
+                        f"({', '.join(p.expected_returns())})" for p in self.populations if isinstance(p, Model)]
+            raise ValueError("the generated loop does not compile; check the model kernels:\n  "
+                             + "\n  ".join(culprits) + f"\nNumba says: {str(exc).splitlines()[0]}") from exc
 
     def _allocate_monitors(self, chunk):
         for m in self.monitors:
@@ -256,23 +344,29 @@ class Network:
         return self._program[2]
 
     def _call(self, n_steps):
-        fn, getters, _ = self._program
-        fn(n_steps, self.step, self.dt, self._ctrl, self._keys, *[g() for g in getters])
-        return int(self._ctrl[0]), int(self._ctrl[1])
+        fn, args, _, _ = self._program
+        store = self.store
+        fn(n_steps, self.step, self.dt, self._status, self._keys, *[store[a] for a in args])
+        return int(self._status[cpu.STEPS_DONE]), int(self._status[cpu.STOP_REASON])
 
     # -- running --------------------------------------------------------------------
-    def run(self, duration, *, output=None, progress=False, chunk_steps=None):
+    def run(self, duration, *, output=None, progress=False, chunk_steps=None, append=False):
         """Advance the network by ``duration`` ms and return what has been recorded.
 
         ``output``: path of an HDF5 file to stream this run's recordings to
-        (flushed after every chunk, closed at the end). Without it, recordings
-        go to memory (or to the file of an open :meth:`recording` block) and
-        accumulate over runs. Returns a :class:`compsim.results.Results` with
-        everything recorded so far, or None inside a :meth:`recording` block
-        (read the file with :func:`compsim.load` after the block).
+        (flushed after every chunk, closed at the end); with ``append=True`` the
+        run continues that file (e.g. after :meth:`restore_checkpoint`). Without
+        ``output``, recordings go to the file of an open :meth:`recording`
+        block, or to memory, where they accumulate over runs.
+
+        Returns a :class:`compsim.results.Results` with everything recorded so
+        far in that destination.
         """
         duration = check_number("duration", duration, lo=0.0, unit="ms", owner="Network.run")
-        n_total = int(round(duration / self.dt))
+        n_total = round(duration / self.dt)
+        if n_total > MAX_STEPS:
+            raise ValueError(f"Network.run: {duration} ms at dt = {self.dt} ms is {n_total:.3g} steps, more than "
+                             f"the limit of {MAX_STEPS:.0e}; use a larger dt or a shorter run")
         if abs(n_total * self.dt - duration) > 1e-6 * max(self.dt, duration):
             raise ValueError(f"Network.run: parameter 'duration' must be a multiple of dt = {self.dt} ms, got {duration} ms")
         chunk = self.chunk_steps if chunk_steps is None else check_count("chunk_steps", chunk_steps, owner="Network.run")
@@ -281,12 +375,14 @@ class Network:
         if chunk > self._allocated_steps:  # larger chunks than the buffers were sized for
             self._allocate_monitors(chunk)
         if output is not None:
-            with self.recording(output) as writer:
+            with self.recording(output, append=append) as writer:
                 self._run_steps(n_total, chunk, writer, progress)
             return writer.results()
+        if append:
+            raise ValueError("Network.run: 'append=True' needs 'output' (the HDF5 file to continue)")
         if self._writer is not None:
             self._run_steps(n_total, chunk, self._writer, progress)
-            return None
+            return self._writer.results()
         writer = self._memory_writer()
         writer.attrs["complete"] = False  # in memory, "complete" says the last run finished
         self._run_steps(n_total, chunk, writer, progress)
@@ -294,16 +390,16 @@ class Network:
         return writer.results()
 
     @contextlib.contextmanager
-    def recording(self, path):
-        """Stream every run inside the block into one HDF5 file at ``path``."""
+    def recording(self, path, append=False):
+        """Stream every run inside the block into one HDF5 file at ``path`` (``append``: continue it)."""
         if self._writer is not None:
             raise RuntimeError("a recording block is open already")
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-        writer = H5Writer(path, self._metadata())
-        self._register(writer)
-        self._writer = writer
+        writer = H5Writer(path, self._metadata(), append=append)
         finished = False
         try:
+            self._register(writer)
+            self._writer = writer
             yield writer
             finished = True
         finally:  # an error (e.g. divergence) leaves the file closed but marked incomplete
@@ -322,8 +418,8 @@ class Network:
         return self._memory
 
     def _metadata(self):
-        return {"dt_ms": self.dt, "seed": self.seed, "method": self.method, "dtype": str(self.dtype),
-                "network": json.loads(json.dumps(self.describe()))}
+        return {"dt_ms": self.dt, "seed": self.seed, "batch": self.batch, "method": self.method,
+                "dtype": str(self.dtype), "network": json.loads(json.dumps(self.describe()))}
 
     def _register(self, writer):
         for m in self.monitors:
@@ -332,31 +428,36 @@ class Network:
     def _run_steps(self, n_total, chunk, writer, progress):
         if self.threads is not None:
             numba.set_num_threads(min(self.threads, numba.config.NUMBA_NUM_THREADS))
+        stages = self._program[3]
         end = self.step + n_total
-        for p in self.populations:
-            if p.kind == "poisson_source":
-                p.check_covers(end)
+        for stage in stages:
+            stage.before_run(self, end)
         start_wall = time.perf_counter()
         t_start = self.t
         while self.step < end:
             n = min(chunk, end - self.step)
-            for p in self.populations:
-                if p.kind == "poisson_source":
-                    p.rate_buf = p.rates_for(self.step, n, self.dt)
+            for stage in stages:
+                stage.before_chunk(self, self.step, n)
             t0 = time.perf_counter()
-            done, err = self._call(n)
+            done, stop = self._call(n)
             self.timings["run_s"] += time.perf_counter() - t0
             self.step += done
-            for m in self.monitors:
-                m.drain(writer, self.dt)
+            for stage in stages:
+                stage.after_chunk(self, writer)
             writer.flush(self.t)
-            if err == codegen.ERR_NONFINITE:
-                pop_index, neuron, step = (int(x) for x in self._ctrl[2:5])
-                raise SimulationDiverged(self.populations[pop_index].name, neuron, step * self.dt, step)
+            if stop == cpu.STOP_NONFINITE:
+                self._diverged()
             if progress:
                 _report_progress(self.t - t_start, n_total * self.dt, time.perf_counter() - start_wall)
         if progress:
             sys.stderr.write("\n")
+
+    def _diverged(self):
+        status = self._status
+        pop = self.populations[int(status[cpu.BAD_POPULATION])]
+        copy, neuron = divmod(int(status[cpu.BAD_CELL]), pop.n)
+        step = int(status[cpu.BAD_STEP])
+        raise SimulationDiverged(pop.name, neuron, round(step * self.dt, 10), step, copy)
 
 
 def _dtype_name(dtype):

@@ -4,9 +4,14 @@ A projection stores its weights either dense (``W`` of shape (n_post, n_pre),
 kept transposed so that a presynaptic neuron's outgoing weights are
 contiguous) or sparse (CSR by presynaptic neuron), plus:
 
-* ``trace`` (n_traces, n_post): the filtered, weighted input it contributes
-  to the postsynaptic port (see :mod:`compsim.synapses`);
-* ``ring`` (delay_steps + 1, n_post): spike jumps waiting for delivery.
+* ``trace`` (n_traces, B, n_post): the filtered, weighted input it contributes
+  to the postsynaptic port in each batch copy (see :mod:`compsim.synapses`);
+* ``ring`` (delay_steps + 1, B, n_post): spike jumps waiting for delivery.
+
+All of them live in the network's state store (:mod:`compsim.engine.state`);
+weights are shared by the copies. Read and change them through
+:attr:`Projection.weights` / :meth:`Projection.set_weights` (the user's
+(n_post, n_pre) orientation, whatever the storage).
 
 Timing (see :mod:`compsim.network` for the whole schedule): a spike emitted
 in step ``t`` adds its weight to the trace that the postsynaptic update reads
@@ -17,6 +22,8 @@ import numpy as np
 
 from .checks import check_array, check_number
 from .connectivity import Explicit, FixedInDegree, FixedProbability
+from .engine import kernels
+from .engine.plan import Stage
 from .synapses import Exponential, default_synapse
 
 
@@ -28,8 +35,9 @@ class Projection:
         if not post.ports:
             raise ValueError(f"{owner}: '{post.name}' ({type(post).__name__}) has no synaptic inputs to target")
         self.port_index, port = post.port(target)
-        self.network, self.index = network, index
+        self.index, self.owner = index, f"r{index}"
         self.pre, self.post, self.target = pre, post, target
+        self.store = network.store
         self.synapse = default_synapse(post, port) if synapse is None else synapse
         if not isinstance(self.synapse, Exponential):
             raise ValueError(f"{owner}: 'synapse' must be Exponential(...) or DoubleExponential(...), got {synapse!r}")
@@ -38,8 +46,9 @@ class Projection:
         self.delay_steps = int(round(delay / dt))
         if abs(self.delay_steps * dt - delay) > 1e-6 * max(dt, delay):
             raise ValueError(f"{owner}: parameter 'delay' must be a multiple of dt = {dt} ms, got {delay} ms")
-        dtype = network.dtype
+        dtype, batch = network.dtype, network.batch
         self.connectivity = connectivity
+        store, own = self.store, self.owner
         if connectivity is None:
             self.kind = "dense"
             w = check_array("weights", weights, np.shape(weights), owner=owner)
@@ -49,10 +58,11 @@ class Projection:
                 raise ValueError(
                     f"{owner}: parameter 'weights' must have shape (n_post, n_pre) = ({post.n}, {pre.n}), got {w.shape}"
                 )
-            w = check_array("weights", w, w.shape, owner=owner)
-            self.wt = np.ascontiguousarray(w.T, dtype=dtype)
-            self.cnt_f = np.zeros(pre.n, dtype=dtype)
-            self.dot_out = np.zeros(post.n, dtype=dtype)
+            store.adopt(own, "wt", np.ascontiguousarray(w.T, dtype=dtype), kind="weights",
+                        doc=f"weights {pre.name} -> {post.name}.{target}, transposed (n_pre, n_post)")
+            store.declare(own, "dense_counts", (batch, pre.n), dtype, kind="scratch",
+                          doc="presynaptic counts as a dense vector (BLAS path)")
+            store.declare(own, "dot_out", (batch, post.n), dtype, kind="scratch", doc="BLAS result")
         else:
             if not isinstance(connectivity, (FixedProbability, FixedInDegree, Explicit)):
                 raise ValueError(
@@ -60,47 +70,119 @@ class Projection:
                 )
             self.kind = "sparse"
             pre_idx, post_idx = connectivity.pairs(pre.n, post.n, key, pre is post)
-            n_syn = pre_idx.size
-            self.w = check_array("weights", weights, (n_syn,), owner=owner).astype(dtype)
+            w = check_array("weights", weights, (pre_idx.size,), owner=owner).astype(dtype)
             if isinstance(connectivity, Explicit):
-                self.w = self.w[connectivity.order]
-            self.indices = post_idx.astype(np.int32)
-            self.indptr = np.zeros(pre.n + 1, dtype=np.int64)
-            np.cumsum(np.bincount(pre_idx, minlength=pre.n), out=self.indptr[1:])
-        self.trace = np.zeros((self.synapse.n_traces, post.n), dtype=dtype)
-        self.ring = np.zeros((self.delay_steps + 1, post.n), dtype=dtype)
-        self.fpar = np.array(self.synapse.decay_factors(dt, network.method) + [self.synapse.output_coefficient()])
+                w = w[connectivity.order]
+            indptr = np.zeros(pre.n + 1, dtype=np.int64)
+            np.cumsum(np.bincount(pre_idx, minlength=pre.n), out=indptr[1:])
+            store.adopt(own, "w", w, kind="weights", doc=f"weights {pre.name} -> {post.name}.{target} (CSR order)")
+            store.adopt(own, "indices", post_idx.astype(np.int32), kind="scratch", doc="CSR postsynaptic indices")
+            store.adopt(own, "indptr", indptr, kind="scratch", doc="CSR row pointers (by presynaptic neuron)")
+        store.declare(own, "trace", (self.synapse.n_traces, batch, post.n), dtype, kind="state",
+                      doc=f"synaptic trace(s) of {pre.name} -> {post.name}.{target}")
+        store.declare(own, "ring", (self.delay_steps + 1, batch, post.n), dtype, kind="state",
+                      doc=f"delay ring of {pre.name} -> {post.name}.{target}")
+        decay = self.synapse.decay_factors(dt, network.method) + [self.synapse.output_coefficient()]
+        store.adopt(own, "decay", np.array(decay), kind="scratch", doc="per-step decay factors, output coefficient")
+
+    # -- arrays in the store ------------------------------------------------------
+    @property
+    def trace(self):
+        """Synaptic traces (n_traces, B, n_post), a view into the network's store."""
+        return self.store.get(self.owner, "trace")
+
+    @property
+    def ring(self):
+        """Pending spike jumps (delay_steps + 1, B, n_post), a view into the network's store."""
+        return self.store.get(self.owner, "ring")
 
     @property
     def n_synapses(self):
-        return self.wt.size if self.kind == "dense" else self.indices.size
+        return self.store.get(self.owner, "wt" if self.kind == "dense" else "w").size
 
     def synapse_indices(self):
         """``(pre, post)`` index arrays of all synapses, in storage order."""
         if self.kind == "dense":
             pre, post = np.meshgrid(np.arange(self.pre.n), np.arange(self.post.n), indexing="ij")
             return pre.ravel(), post.ravel()
-        pre = np.repeat(np.arange(self.pre.n), np.diff(self.indptr))
-        return pre, self.indices.astype(np.int64)
+        pre = np.repeat(np.arange(self.pre.n), np.diff(self.store.get(self.owner, "indptr")))
+        return pre, self.store.get(self.owner, "indices").astype(np.int64)
 
+    @property
     def weights(self):
-        """Weights in the order of :meth:`synapse_indices` (dense: W.T raveled)."""
-        return (self.wt if self.kind == "dense" else self.w).ravel().copy()
+        """A copy of the weights: (n_post, n_pre) for dense projections, (n_synapses,) in the order of
+        :meth:`synapse_indices` for sparse ones."""
+        if self.kind == "dense":
+            return self.store.get(self.owner, "wt").T.copy()
+        return self.store.get(self.owner, "w").copy()
+
+    def set_weights(self, weights):
+        """Replace the weights (same shapes as :attr:`weights`, or a scalar), in the port's unit."""
+        owner = f"{self.pre.name} -> {self.post.name}.{self.target}: set_weights"
+        if self.kind == "dense":
+            wt = self.store.get(self.owner, "wt")
+            wt[...] = check_array("weights", weights, (self.post.n, self.pre.n), owner=owner).T
+        else:
+            w = self.store.get(self.owner, "w")
+            w[...] = check_array("weights", weights, w.shape, owner=owner)
+
+    def synapse_weights(self):
+        """Weights in the order of :meth:`synapse_indices` (dense: W.T raveled), float64."""
+        return self.store.get(self.owner, "wt" if self.kind == "dense" else "w").ravel().astype(np.float64)
 
     def weight_matrix(self):
         """Dense (n_post, n_pre) weight matrix (sums duplicates of sparse synapses)."""
         if self.kind == "dense":
-            return self.wt.T.astype(np.float64)
+            return self.store.get(self.owner, "wt").T.astype(np.float64)
         W = np.zeros((self.post.n, self.pre.n))
         pre, post = self.synapse_indices()
-        np.add.at(W, (post, pre), self.w)
+        np.add.at(W, (post, pre), self.store.get(self.owner, "w"))
         return W
 
     def set_input(self, values):
-        """Set the input this projection currently contributes to its port (e.g. initial conductances)."""
-        v = check_array("values", values, (self.post.n,), owner=f"{self.post.name}.{self.target}")
-        self.trace[:] = 0.0
+        """Set the input this projection currently contributes to its port: (n_post,) or (B, n_post)."""
+        batch = self.trace.shape[1]
+        shape = (batch, self.post.n) if np.ndim(values) == 2 else (self.post.n,)
+        v = check_array("values", values, shape, owner=f"{self.post.name}.{self.target}")
+        self.trace[...] = 0.0
         self.trace[0] = v / self.synapse.output_coefficient()
+
+    def clear(self):
+        """Zero the traces and the pending (delayed) jumps, in every copy."""
+        self.trace[...] = 0.0
+        self.ring[...] = 0.0
+
+    @property
+    def uses_ring(self):
+        """Whether spikes go through the ring buffer rather than straight into the trace.
+
+        Needed for delays; also used by two-trace kernels, so that a spike is
+        delivered once (into the ring) instead of once per trace.
+        """
+        return self.delay_steps > 0 or self.synapse.n_traces > 1
+
+    # -- code generation ------------------------------------------------------------
+    def emit_input(self, f, x, first):
+        """Lines of the post population's loop that add this projection's input to port variable ``x``."""
+        r = self.index
+        tr, ring, decay = f.array(self.owner, "trace"), f.array(self.owner, "ring"), f.array(self.owner, "decay")
+        n_traces = self.synapse.n_traces
+        head = [f"d{r} = ({', '.join(f'{decay}[{t}]' for t in range(n_traces + 1))},)"]
+        copy = [f"tr{r}_{t} = {tr}[{t}, b]" for t in range(n_traces)]
+        if self.uses_ring:  # jumps wait in the ring buffer until due
+            head.append(f"slot{r} = step % {ring}.shape[0]")
+            copy.append(f"ring{r} = {ring}[slot{r}, b]")
+            body = [f"jump = ring{r}[i]", f"ring{r}[i] = 0.0", f"a = tr{r}_0[i] + jump"]
+        else:  # zero delay: jumps were added to the traces directly
+            body = ["jump = 0.0", f"a = tr{r}_0[i]"]
+        body.append(f"tr{r}_0[i] = a * d{r}[0]")
+        if n_traces == 2:
+            body += [f"a2 = tr{r}_1[i] + jump", f"tr{r}_1[i] = a2 * d{r}[1]", f"a = d{r}[2] * (a - a2)"]
+        body.append(f"{x} {'=' if first else '+='} a")
+        return {"head": head, "copy": copy, "body": body}
+
+    def stages(self):
+        return [DenseDelivery(self) if self.kind == "dense" else SparseDelivery(self)]
 
     def describe(self):
         return {
@@ -113,3 +195,43 @@ class Projection:
             "synapse": self.synapse.describe(),
             "connectivity": None if self.connectivity is None else self.connectivity.describe(),
         }
+
+
+class _Delivery(Stage):
+    """Phase ``delivery``: add the weights of this step's presynaptic spikes where they will be read."""
+
+    phase = "delivery"
+
+    def __init__(self, projection):
+        self.proj = projection
+
+    def describe(self):
+        j = self.proj
+        return f"deliver {j.pre.name} -> {j.post.name}.{j.target} ({j.kind})"
+
+    def spikes(self, out):
+        own = self.proj.pre.owner
+        return f"{out.array(own, 'spk')}, {out.array(own, 'nsp')}, {out.array(own, 'cnt')}[0]"
+
+    def target(self, out):
+        j = self.proj
+        if j.uses_ring:
+            ring = out.array(j.owner, "ring")
+            return f"{ring}[step % {ring}.shape[0]]"  # read again at step + delay_steps + 1
+        return f"{out.array(j.owner, 'trace')}[0]"
+
+
+class DenseDelivery(_Delivery):
+    def emit(self, out):
+        own = self.proj.owner
+        deliver = out.use(kernels.deliver_dense)
+        args = ", ".join(out.array(own, f) for f in ("wt", "dense_counts", "dot_out"))
+        out.emit(f"{deliver}({self.spikes(out)}, {args}, {self.target(out)})")
+
+
+class SparseDelivery(_Delivery):
+    def emit(self, out):
+        own = self.proj.owner
+        deliver = out.use(kernels.deliver_sparse)
+        args = ", ".join(out.array(own, f) for f in ("indptr", "indices", "w"))
+        out.emit(f"{deliver}({self.spikes(out)}, {args}, {self.target(out)})")

@@ -35,7 +35,7 @@ class StateTrace:
     neurons : numpy.ndarray of int64, shape (K,)
         Population indices of the recorded neurons; column ``k`` of every
         value array belongs to neuron ``neurons[k]``.
-    values : dict of str to numpy.ndarray, shape (S, K)
+    values : dict of str to numpy.ndarray, shape (S, K), or (S, B, K) for a batch of B > 1 copies
         Recorded values per variable, in the units given by ``units``.
     units : dict of str to str
         Unit of each variable (e.g. ``"mV"``).
@@ -85,6 +85,11 @@ class SpikeTrain:
         Spike times in ms, in the order they were recorded (non-decreasing).
     i : numpy.ndarray of int64, shape (M,)
         Index of the spiking neuron, in ``0 .. n-1``.
+    copy : numpy.ndarray of int64, shape (M,)
+        Batch copy of each spike (all 0 for a single-copy network).
+    batch : int
+        Number of copies B; :meth:`of_copy` selects one. Counts and rates
+        are over all copies (B * n neurons).
     """
 
     name: str
@@ -92,6 +97,19 @@ class SpikeTrain:
     n: int
     t: np.ndarray
     i: np.ndarray
+    copy: np.ndarray | None = None
+    batch: int = 1
+
+    def __post_init__(self):
+        if self.copy is None:
+            self.copy = np.zeros(self.t.size, dtype=np.int64)
+
+    def of_copy(self, b):
+        """The spikes of batch copy ``b`` alone, as a single-copy :class:`SpikeTrain`."""
+        if not 0 <= int(b) < self.batch:
+            raise ValueError(f"parameter 'b' must be a copy index in 0..{self.batch - 1}, got {b}")
+        keep = self.copy == b
+        return SpikeTrain(self.name, self.population, self.n, self.t[keep], self.i[keep])
 
     def count(self):
         """Total number of spikes (int)."""
@@ -99,7 +117,7 @@ class SpikeTrain:
 
     def rate_hz(self, duration_ms):
         """Mean firing rate per neuron in Hz over a recording of ``duration_ms`` ms."""
-        return self.count() / (self.n * check_positive("duration_ms", duration_ms) * 1e-3)
+        return self.count() / (self.n * self.batch * check_positive("duration_ms", duration_ms) * 1e-3)
 
     def per_neuron(self, duration_ms=None):
         """Spike times of each neuron.
@@ -114,6 +132,8 @@ class SpikeTrain:
         list of numpy.ndarray
             ``n`` sorted arrays of spike times in ms, one per neuron.
         """
+        if self.batch > 1:
+            raise ValueError(f"spike monitor {self.name!r} holds {self.batch} copies: use .of_copy(b).per_neuron()")
         t, i = self.t, self.i
         if duration_ms is not None:
             keep = t < check_positive("duration_ms", duration_ms)
@@ -170,7 +190,7 @@ class SpikeTrain:
         left = np.arange(math.ceil(duration_ms / bin_ms - 1e-9)) * bin_ms
         right = np.minimum(left + bin_ms, duration_ms)
         counts = np.histogram(self.t, np.append(left, right[-1]))[0]
-        return left, counts / (self.n * (right - left) * 1e-3)
+        return left, counts / (self.n * self.batch * (right - left) * 1e-3)
 
     def __repr__(self):
         return (f"SpikeTrain({self.name!r}, population={self.population!r}, n={self.n}, "
@@ -191,8 +211,8 @@ class PopulationRate:
         Population size.
     t : numpy.ndarray of float64, shape (S,)
         Start time of each step in ms.
-    counts : numpy.ndarray of int64, shape (S,)
-        Spikes emitted by the whole population in each step.
+    counts : numpy.ndarray of int64, shape (S,), or (S, B) for a batch of B > 1 copies
+        Spikes emitted by the whole population in each step (and copy).
     dt : float
         Step length in ms.
     """
@@ -218,7 +238,7 @@ class PopulationRate:
         t_bins : numpy.ndarray of float64
             Start time of each bin in ms.
         rate : numpy.ndarray of float64
-            Rate in Hz.
+            Rate in Hz, shape (bins,) or (bins, B).
         """
         steps = 1
         if bin_ms is not None:
@@ -231,6 +251,7 @@ class PopulationRate:
             return np.zeros(0), np.zeros(0)
         summed = np.add.reduceat(self.counts, starts)
         width_ms = np.diff(np.append(starts, self.t.size)) * self.dt
+        width_ms = width_ms.reshape((-1,) + (1,) * (summed.ndim - 1))
         return self.t[starts], summed / (self.n * width_ms * 1e-3)
 
     def __repr__(self):
@@ -298,22 +319,3 @@ class Results:
 
     __repr__ = summary
 
-
-def load(path):
-    """Read an HDF5 results file written by :class:`compsim.io.hdf5.H5Writer`.
-
-    Also reads files whose writer was killed: everything up to the last
-    flush is returned and ``attrs["complete"]`` is False.
-
-    Parameters
-    ----------
-    path : str or os.PathLike
-        The ``.h5`` file.
-
-    Returns
-    -------
-    Results
-    """
-    from compsim.io.hdf5 import read
-
-    return read(path)

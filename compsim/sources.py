@@ -6,10 +6,14 @@
     ``Poisson(rate_i * dt)`` spikes (``spike_mode='poisson'``, the original
     segregated-dendrite code). ``rates`` (Hz) may be
 
-    * a scalar or an (n,) array: constant rates;
-    * an (n_steps, n) array: row ``k`` holds the rates of global step ``k``;
+    * a scalar or an (n,) array: constant rates, the same in every batch copy;
+    * a (B, n) array in a network of ``batch = B > 1`` copies: row ``b`` holds
+      the constant rates of copy ``b`` (e.g. one image per copy);
+    * an (n_steps, n) array (single-copy networks) or an (n_steps, B, n) or
+      (n_steps, 1, n) array: entry ``k`` holds the rates of global step ``k``;
     * a callable ``f(t_ms) -> array`` given the times (ms, shape (S,)) of the
-      steps of a chunk, returning (S, n) or (n,) rates: evaluated once per chunk.
+      steps of a chunk, returning rates of any shape above with S steps (or
+      constant ones): evaluated once per chunk.
 
     ``set_rates`` changes them between runs (e.g. a new image).
 ``SpikeTrainSource(n, indices, times)``
@@ -20,20 +24,22 @@
 import numpy as np
 
 from .checks import check_array, index_array
+from .engine import kernels
+from .engine.plan import Stage
 from .model import Population, check_spike_mode
-from .rng import BERNOULLI, POISSON
+from .rng import BERNOULLI, POISSON, draw_spikes
 
 
 class PoissonSource(Population):
     """Independent Poisson spike trains with given rates (Hz)."""
 
-    kind = "poisson_source"
-
     def __init__(self, n, rates=0.0, *, spike_mode="bernoulli", name=None):
         super().__init__(n, name=name)
         self.spike_mode = check_spike_mode(spike_mode, "PoissonSource")
         self.mode_code = BERNOULLI if spike_mode == "bernoulli" else POISSON
-        self._rates = None
+        self._given = None
+        self._rates = None  # callable, or array (S, copies, n); S = 1 when constant
+        self._constant = True
         self.set_rates(rates)
 
     @classmethod
@@ -45,27 +51,53 @@ class PoissonSource(Population):
         return src
 
     def set_image(self, image, max_rate=200.0):
-        """Rates ``max_rate * pixel`` for an image with pixel values in [0, 1]."""
-        img = check_array("image", np.asarray(image, dtype=np.float64).ravel(), (self.n,), lo=0.0, hi=1.0,
-                          owner="PoissonSource")
+        """Rates ``max_rate * pixel`` for an image with pixel values in [0, 1]; (B, n) gives one image per copy."""
+        img = np.asarray(image, dtype=np.float64)
+        shape = (img.shape[0], self.n) if img.ndim == 2 else (self.n,)
+        img = check_array("image", img.reshape(shape), shape, lo=0.0, hi=1.0, owner="PoissonSource")
+        if img.ndim == 2 and img.shape[0] != self.batch:
+            raise ValueError(f"PoissonSource '{self.name}': parameter 'image' has {img.shape[0]} rows, "
+                             f"the network has batch = {self.batch} copies; give (n,) or ({self.batch}, {self.n})")
         self.set_rates(max_rate * img)
 
     def set_rates(self, rates):
-        """Replace the rates (Hz): scalar, (n,), (n_steps, n) or callable (see module doc)."""
-        self._constant = False
+        """Replace the rates (Hz): scalar, (n,), (B, n), (n_steps, n), (n_steps, B, n) or callable (module doc)."""
+        if not callable(rates) and np.ndim(rates) >= 2:  # checked now; interpreted once the batch size is known
+            rates = check_array("rates", rates, np.shape(rates), lo=0.0, owner="PoissonSource")
+            if rates.shape[-1] != self.n:
+                raise ValueError(f"PoissonSource: parameter 'rates' must have {self.n} columns (one per neuron), "
+                                 f"got shape {rates.shape}")
+        self._given = rates
+        if self.network is not None or callable(rates) or np.ndim(rates) < 2:
+            self._rates, self._constant = self._normalise(rates)
+
+    def _normalise(self, rates, source=""):
+        """``(array (S, copies, n) or callable, constant)`` for the network's batch size."""
         if callable(rates):
-            self._rates = rates
-            return
+            return rates, False
+        what = "rates"
+        owner = (f"PoissonSource '{self.name}'" if self.name else "PoissonSource") + source
         arr = np.asarray(rates, dtype=np.float64)
-        if arr.ndim == 2:
+        batch = self.batch
+        if arr.ndim <= 1:
+            arr, constant = check_array(what, arr, (self.n,), lo=0.0, owner=owner)[None, None, :], True
+        elif arr.ndim == 2 and batch > 1:
+            if arr.shape != (batch, self.n):
+                raise ValueError(f"{owner}: parameter '{what}' must have shape ({batch}, {self.n}) (one row per copy) "
+                                 f"in a network of batch = {batch}, got {arr.shape}; per-step rates are "
+                                 f"(n_steps, {batch}, {self.n})")
+            arr, constant = check_array(what, arr, arr.shape, lo=0.0, owner=owner)[None], True
+        elif arr.ndim == 2:
             if arr.shape[1] != self.n:
-                raise ValueError(f"PoissonSource: parameter 'rates' must have shape (n_steps, {self.n}), got {arr.shape}")
-            arr = check_array("rates", arr, arr.shape, lo=0.0, owner="PoissonSource")
+                raise ValueError(f"{owner}: parameter '{what}' must have shape (n_steps, {self.n}), got {arr.shape}")
+            arr, constant = check_array(what, arr, arr.shape, lo=0.0, owner=owner)[:, None, :], False
+        elif arr.ndim == 3 and arr.shape[1] in (1, batch) and arr.shape[2] == self.n:
+            arr, constant = check_array(what, arr, arr.shape, lo=0.0, owner=owner), False
         else:
-            arr = check_array("rates", arr, (self.n,), lo=0.0, owner="PoissonSource")[None, :]
-            self._constant = True
+            raise ValueError(f"{owner}: parameter '{what}' must have shape (n,), (B, n), (n_steps, n) or "
+                             f"(n_steps, B, n) with n = {self.n}, B = {batch}; got {arr.shape}")
         self._check_bernoulli(arr)
-        self._rates = arr
+        return arr, constant
 
     def _check_bernoulli(self, rates):
         if self.network is not None and self.spike_mode == "bernoulli":
@@ -76,9 +108,17 @@ class PoissonSource(Population):
                     f"(max rate {top} Hz, dt {self.network.dt} ms); use spike_mode='poisson' or a smaller dt"
                 )
 
+    def _declare(self, store, batch, dtype):
+        super()._declare(store, batch, dtype)
+        store.declare(self.owner, "rates", (1, 1, self.n), np.float64, kind="scratch",
+                      doc=f"rates (Hz) of '{self.name}' for the steps of the current chunk")
+
     def validate(self, dt):
-        if not callable(self._rates):
-            self._check_bernoulli(self._rates)
+        if self._rates is None or self._rates is not self._given:
+            self._rates, self._constant = self._normalise(self._given)
+
+    def stages(self):
+        return [PoissonDraw(self)] + super().stages()
 
     def check_covers(self, step_end):
         """Raise before a run if a per-step ``rates`` array ends before step ``step_end``."""
@@ -89,32 +129,76 @@ class PoissonSource(Population):
             )
 
     def rates_for(self, step0, n_steps, dt):
-        """Rates (Hz) for steps ``step0 .. step0 + n_steps - 1``: array (n_steps, n), or (1, n) if constant."""
+        """Rates (Hz) for steps ``step0 .. step0 + n_steps - 1``: array (n_steps or 1, copies, n)."""
         rates = self._rates
         if callable(rates):
             t = (step0 + np.arange(n_steps)) * dt
-            arr = np.asarray(rates(t), dtype=np.float64)
-            shape = (n_steps, self.n) if arr.ndim == 2 else (1, self.n)  # scalar or (n,): constant over the chunk
-            arr = check_array("rates", arr, shape, lo=0.0, owner=f"PoissonSource '{self.name}' (callable)")
-            self._check_bernoulli(arr)
+            arr, constant = self._normalise(rates(t), " (callable)")
+            if not constant and arr.shape[0] != n_steps:
+                raise ValueError(f"PoissonSource '{self.name}': the rates callable returned {arr.shape[0]} steps "
+                                 f"for a chunk of {n_steps}")
             return arr
         if self._constant:
             return rates
         self.check_covers(step0 + n_steps)
         return rates[step0 : step0 + n_steps]
 
+    def checkpoint_items(self):
+        """What a checkpoint keeps besides the store: the configured rates (a callable stays with the script)."""
+        return {} if callable(self._rates) else {"rates": self._rates, "constant": np.int8(self._constant)}
+
+    def restore_items(self, items):
+        """Take back the rates saved by :meth:`checkpoint_items`."""
+        if "rates" in items:
+            rates = np.asarray(items["rates"], dtype=np.float64)
+            self._given, self._rates, self._constant = rates, rates, bool(items["constant"])
+
     def describe(self):
         d = super().describe()
         d["spike_mode"] = self.spike_mode
-        if not callable(self._rates):
+        if not callable(self._rates) and self._rates is not None:
             d["mean_rate_hz"] = float(self._rates.mean())
         return d
 
 
-class SpikeTrainSource(Population):
-    """Replays given spikes: neuron ``indices[k]`` spikes at ``times[k]`` (ms)."""
+class PoissonDraw(Stage):
+    """Phase ``sources``: each neuron of each copy draws its spikes for the step."""
 
-    kind = "spike_train_source"
+    phase = "sources"
+
+    def __init__(self, source):
+        self.source = source
+
+    def describe(self):
+        return f"draw {self.source.name}"
+
+    def before_run(self, network, step_end):
+        self.source.check_covers(step_end)
+
+    def before_chunk(self, network, step0, n_steps):
+        src = self.source
+        network.store.adopt(src.owner, "rates", src.rates_for(step0, n_steps, network.dt), kind="scratch",
+                            doc=f"rates (Hz) of '{src.name}' for the steps of the current chunk")
+
+    def emit(self, out):
+        src = self.source
+        f = out.function(f"step_pop{src.index}", ("step", "s", "dt", "keys"), parallel=src.owner in out.parallel)
+        cnt, rates = f.array(src.owner, "cnt"), f.array(src.owner, "rates")
+        draw = out.use(draw_spikes)
+        f.emit(1, f"row = s if {rates}.shape[0] > 1 else 0")
+        f.emit(1, f"for b in range({cnt}.shape[1]):")
+        f.emit(2, f"rate = {rates}[row, b if {rates}.shape[1] > 1 else 0]")
+        f.emit(2, f"counts = {cnt}[0, b]")
+        f.emit(2, "key = keys[b]")
+        f.emit(2, f"for i in {f.loop}(counts.shape[0]):")
+        f.emit(3, f"counts[i] = {draw}(rate[i] * dt * 1e-3, {src.mode_code}, key, i, step)")
+        out.add_function(f)
+        out.comment(f"source {src.index}: {src.name} (PoissonSource)")
+        out.emit(f.call("step", "s", "dt", f"keys[{src.index}]"))
+
+
+class SpikeTrainSource(Population):
+    """Replays given spikes: neuron ``indices[k]`` spikes at ``times[k]`` (ms), in every copy."""
 
     def __init__(self, n, indices, times, *, name=None):
         super().__init__(n, name=name)
@@ -125,16 +209,41 @@ class SpikeTrainSource(Population):
                 f"SpikeTrainSource: 'indices' and 'times' must have the same length, got {self.indices.size} "
                 f"and {self.times.size}"
             )
-        self.ptr = np.zeros(1, dtype=np.int64)
 
-    def validate(self, dt):
+    def _declare(self, store, batch, dtype):
+        super()._declare(store, batch, dtype)
+        store.declare(self.owner, "cursor", (1,), np.int64, kind="state",
+                      doc=f"position of '{self.name}' in its spike list")
         # step of each spike: floor(t / dt) with Brian2's tolerance of 1e-3 dt for times on the grid
-        steps = np.floor(self.times / dt + 1e-3).astype(np.int64)
+        steps = np.floor(self.times / self.network.dt + 1e-3).astype(np.int64)
         order = np.lexsort((self.indices, steps))
-        self.sp_step = steps[order]
-        self.sp_idx = self.indices[order]
+        store.adopt(self.owner, "spike_steps", steps[order], kind="scratch", doc=f"steps of the spikes of '{self.name}'")
+        store.adopt(self.owner, "spike_neurons", self.indices[order], kind="scratch",
+                    doc=f"neurons of the spikes of '{self.name}'")
+
+    def stages(self):
+        return [SpikeReplay(self)] + super().stages()
 
     def describe(self):
         d = super().describe()
         d["n_spikes"] = int(self.indices.size)
         return d
+
+
+class SpikeReplay(Stage):
+    """Phase ``sources``: emit the given spikes due in this step."""
+
+    phase = "sources"
+
+    def __init__(self, source):
+        self.source = source
+
+    def describe(self):
+        return f"replay {self.source.name}"
+
+    def emit(self, out):
+        own = self.source.owner
+        replay = out.use(kernels.replay_spikes)
+        args = [out.array(own, f) for f in ("spike_steps", "spike_neurons", "cursor", "cnt")]
+        out.comment(f"source {self.source.index}: {self.source.name} (SpikeTrainSource)")
+        out.emit(f"{replay}(step, {', '.join(args)})")

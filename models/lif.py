@@ -25,13 +25,10 @@ import math
 import numpy as np
 from numba import njit
 
-from compsim.model import Param, Population, Port, Var
-
-# indices into the constant vector ``par``
-_METHOD, _DT_C, _G_L, _E_L, _E_E, _E_I, _V_TH, _V_RESET, _N_REF = range(9)
+from compsim.model import Model, Param, Port, Var
 
 
-class CobaLIF(Population):
+class CobaLIF(Model):
     """Conductance-based LIF neuron, the network neuron of the COBA benchmark.
 
     State variables: ``v`` (mV), ``refractory`` (steps left in the refractory
@@ -47,9 +44,11 @@ class CobaLIF(Population):
         Param("v_th", -50.0, "mV", "spike threshold"),
         Param("v_reset", -60.0, "mV", "reset potential"),
         Param("t_ref", 5.0, "ms", "absolute refractory period", lo=0.0),
-        Param("tau_e", 5.0, "ms", "default decay time of excitatory conductance", lo=0.0, lo_open=True),
-        Param("tau_i", 10.0, "ms", "default decay time of inhibitory conductance", lo=0.0, lo_open=True),
-        Param("tau_I", 5.0, "ms", "default decay time of synaptic current", lo=0.0, lo_open=True),
+        Param("tau_e", 5.0, "ms", "default decay time of excitatory conductance", lo=0.0, lo_open=True,
+              per_copy=False),
+        Param("tau_i", 10.0, "ms", "default decay time of inhibitory conductance", lo=0.0, lo_open=True,
+              per_copy=False),
+        Param("tau_I", 5.0, "ms", "default decay time of synaptic current", lo=0.0, lo_open=True, per_copy=False),
     )
     state_vars = (
         Var("v", "mV", "membrane potential", init=lambda p: p["E_l"]),
@@ -61,22 +60,18 @@ class CobaLIF(Population):
         Port("I", "pA", "synaptic current", ("exponential", "tau_I")),
     )
 
-    def refractory_steps(self, dt):
+    def refractory_steps(self, dt, t_ref=None):
         """Steps a spike blocks the neuron, spike step included (Brian2's ``timestep(t_ref, dt)``)."""
-        return int(np.floor(self.p["t_ref"] / dt + 1e-3))
+        t_ref = self.p["t_ref"] if t_ref is None else t_ref
+        return np.floor(np.asarray(t_ref) / dt + 1e-3).astype(np.int64)
 
-    def constants(self, dt, method):
-        p = self.p
-        par = np.zeros(9)
-        par[_METHOD] = 0.0 if method == "euler" else 1.0
-        par[_DT_C] = dt / (p["g_l"] * p["tau_m"])
-        par[_G_L], par[_E_L], par[_E_E], par[_E_I] = p["g_l"], p["E_l"], p["E_e"], p["E_i"]
-        par[_V_TH], par[_V_RESET] = p["v_th"], p["v_reset"]
-        par[_N_REF] = max(self.refractory_steps(dt) - 1, 0)
-        return par
+    def constants(self, p, dt, method):
+        """``euler`` (1 for forward Euler), ``dt_c = dt / C_m`` (ms/pF), ``n_ref`` (steps clamped after a spike)."""
+        return {"euler": float(method == "euler"), "dt_c": dt / (p["g_l"] * p["tau_m"]),
+                "n_ref": max(int(self.refractory_steps(dt, p["t_ref"])) - 1, 0)}
 
     def kernels(self, method):
-        return None, "compsim.models.lif:coba_lif_update"
+        return None, coba_lif_update
 
     def brian2_model(self):
         """Brian2 equivalent of this model, for :mod:`compsim.validate` (imports Brian2).
@@ -104,7 +99,7 @@ class CobaLIF(Population):
         def initial(values, dt):
             # steps left r > 0 <=> last spike (r - n_ref) steps before the start
             r = np.asarray(values["refractory"], dtype=np.float64)
-            n_ref = refractory_steps(dt)
+            n_ref = int(refractory_steps(dt))
             last = np.where(r > 0, (r - n_ref) * dt * 1e-3, -1e4)
             return {"v": np.asarray(values["v"], dtype=np.float64) * mV, "lastspike": last * second}
 
@@ -122,19 +117,21 @@ class CobaLIF(Population):
 
 
 @njit(cache=True, inline="always")
-def coba_lif_update(i, step, key, par, v, refractory, ge, gi, I):
-    """One step of one neuron: returns ``(v, refractory, count)``; count -1 if v is not finite."""
-    if refractory > 0:  # v clamped, no threshold
-        return v, refractory - 1, 0
-    g_l = par[_G_L]
-    if par[_METHOD] == 0.0:
-        v = v + par[_DT_C] * (g_l * (par[_E_L] - v) + ge * (par[_E_E] - v) + gi * (par[_E_I] - v) + I)
+def coba_lif_update(i, step, key, c, v, refractory, ge, gi, I):
+    """One step of one neuron: returns ``(v, refractory, count)``.
+
+    Written without early returns (selects instead of branches) so that the
+    loop over neurons vectorises: the new potential is computed for every
+    neuron and kept only outside the refractory period.
+    """
+    if c.euler != 0.0:
+        v_new = v + c.dt_c * (c.g_l * (c.E_l - v) + ge * (c.E_e - v) + gi * (c.E_i - v) + I)
     else:
-        g_tot = g_l + ge + gi
-        v_inf = (g_l * par[_E_L] + ge * par[_E_E] + gi * par[_E_I] + I) / g_tot
-        v = v_inf + (v - v_inf) * math.exp(-par[_DT_C] * g_tot)
-    if not math.isfinite(v):
-        return v, refractory, -1
-    if v > par[_V_TH]:
-        return par[_V_RESET], par[_N_REF], 1
-    return v, refractory, 0
+        g_tot = c.g_l + ge + gi
+        v_inf = (c.g_l * c.E_l + ge * c.E_e + gi * c.E_i + I) / g_tot
+        v_new = v_inf + (v - v_inf) * math.exp(-c.dt_c * g_tot)
+    free = refractory <= 0.0
+    spike = free and v_new > c.v_th
+    v_out = c.v_reset if spike else (v_new if free else v)
+    r_out = c.n_ref if spike else (refractory if free else refractory - 1.0)
+    return v_out, r_out, 1 if spike else 0

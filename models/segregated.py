@@ -36,19 +36,17 @@ import math
 import numpy as np
 from numba import njit
 
-from compsim.model import Param, Population, Port, Var, check_spike_mode
+from compsim.model import Model, Param, Port, Var, check_spike_mode
 from compsim.rng import BERNOULLI, POISSON, draw_spikes
 
 _PHI_MAX = Param("phi_max", 200.0, "Hz", "maximum firing rate", lo=0.0)
 _TAU = Param("tau", 10.0, "ms", "somatic time constant C_m / g_l", lo=0.0, lo_open=True)
 _G_L = Param("g_l", 0.1, "1", "leak conductance", lo=0.0, lo_open=True)
-_TAU_S = Param("tau_s", 3.0, "ms", "decay time of the default (exponential) synaptic kernel", lo=0.0, lo_open=True)
-
-# shared layout of ``par`` for both models
-_METHOD, _DT_TAU, _DECAY, _PHI_DT, _MODE, _GB_GL, _GA_GL, _E_E, _E_I, _G_L_I = range(10)
+_TAU_S = Param("tau_s", 3.0, "ms", "decay time of the default (exponential) synaptic kernel", lo=0.0, lo_open=True,
+               per_copy=False)
 
 
-class _StochasticSoma(Population):
+class _StochasticSoma(Model):
     """Common parts: Poisson-spiking soma with rate ``phi_max * sigmoid(V)``."""
 
     def __init__(self, n, *, name=None, spike_mode="bernoulli", **params):
@@ -56,11 +54,11 @@ class _StochasticSoma(Population):
         self.spike_mode = check_spike_mode(spike_mode, type(self).__name__)
 
     def validate(self, dt):
-        lam = self.p["phi_max"] * dt / 1000.0
+        lam = float(np.max(self.p["phi_max"])) * dt / 1000.0
         if self.spike_mode == "bernoulli" and lam > 1.0:
             raise ValueError(
                 f"{type(self).__name__} '{self.name}': phi_max * dt must be <= 1 for spike_mode='bernoulli' "
-                f"(got {self.p['phi_max']} Hz * {dt} ms = {lam:.3g}); lower dt or use spike_mode='poisson'"
+                f"(got {np.max(self.p['phi_max'])} Hz * {dt} ms = {lam:.3g}); lower dt or use spike_mode='poisson'"
             )
 
     def describe(self):
@@ -100,18 +98,16 @@ class _StochasticSoma(Population):
             spec["spike_count"] = "spike_count"
         return spec
 
-    def _base_constants(self, dt, method, g_b, g_a):
-        p = self.p
-        par = np.zeros(10)
-        par[_METHOD] = 0.0 if method == "euler" else 1.0
-        par[_DT_TAU] = dt / p["tau"]
-        par[_DECAY] = np.exp(-dt * (p["g_l"] + g_b + g_a) / (p["g_l"] * p["tau"]))
-        par[_PHI_DT] = p["phi_max"] * dt / 1000.0
-        par[_MODE] = BERNOULLI if self.spike_mode == "bernoulli" else POISSON
-        par[_GB_GL] = g_b / p["g_l"]
-        par[_GA_GL] = g_a / p["g_l"]
-        par[_G_L_I] = 1.0 / p["g_l"]
-        return par
+    def _soma_constants(self, p, dt, method, g_b, g_a):
+        """Constants of both somas: ``euler`` (1: forward Euler), ``dt_tau = dt / tau``, the exact decay
+        ``decay = exp(-dt (g_l + g_b + g_a) / (g_l tau))``, ``phi_dt = phi_max dt`` (expected spikes per step
+        at the maximal rate), ``mode`` (BERNOULLI or POISSON), ``gb_gl = g_b / g_l``, ``ga_gl = g_a / g_l``,
+        ``inv_g_l = 1 / g_l``."""
+        return {"euler": float(method == "euler"), "dt_tau": dt / p["tau"],
+                "decay": float(np.exp(-dt * (p["g_l"] + g_b + g_a) / (p["g_l"] * p["tau"]))),
+                "phi_dt": p["phi_max"] * dt / 1000.0,
+                "mode": float(BERNOULLI if self.spike_mode == "bernoulli" else POISSON),
+                "gb_gl": g_b / p["g_l"], "ga_gl": g_a / p["g_l"], "inv_g_l": 1.0 / p["g_l"]}
 
 
 class SegregatedPyramidal(_StochasticSoma):
@@ -149,11 +145,11 @@ class SegregatedPyramidal(_StochasticSoma):
         p = self.p
         return (p["g_b"] * np.asarray(v_basal) + p["g_a"] * np.asarray(v_apical)) / (p["g_l"] + p["g_b"] + p["g_a"])
 
-    def constants(self, dt, method):
-        return self._base_constants(dt, method, self.p["g_b"], self.p["g_a"])
+    def constants(self, p, dt, method):
+        return self._soma_constants(p, dt, method, p["g_b"], p["g_a"])
 
     def kernels(self, method):
-        return "compsim.models.segregated:pyramidal_derive", "compsim.models.segregated:pyramidal_update"
+        return pyramidal_derive, pyramidal_update
 
     def brian2_model(self):
         """Brian2 equivalent (dimensionless potentials) for :mod:`compsim.validate`; ports ``basal``, ``apical``."""
@@ -197,26 +193,25 @@ class OutputNeuron(_StochasticSoma):
     def teach(self, target):
         """Impose the teaching conductances ``g_exc = target``, ``g_inh = 1 - target``.
 
-        ``target``: array of shape (n,) in [0, 1] (e.g. one-hot), or None to
-        switch teaching off.
+        ``target``: array of shape (n,) (every copy) or (batch, n) (one target
+        per copy) in [0, 1] (e.g. one-hot), or None to switch teaching off.
         """
         if target is None:
             self["g_exc"] = 0.0
             self["g_inh"] = 0.0
             return
         t = np.asarray(target, dtype=float)
-        if t.shape != (self.n,) or (t < 0).any() or (t > 1).any():
-            raise ValueError(f"OutputNeuron.teach: target must have shape ({self.n},) with values in [0, 1]")
+        if t.shape not in ((self.n,), (self.batch, self.n)) or (t < 0).any() or (t > 1).any():
+            raise ValueError(f"OutputNeuron.teach: target must have shape ({self.n},) or ({self.batch}, {self.n}) "
+                             f"with values in [0, 1], got shape {t.shape}")
         self["g_exc"] = t
         self["g_inh"] = 1.0 - t
 
-    def constants(self, dt, method):
-        par = self._base_constants(dt, method, self.p["g_d"], 0.0)
-        par[_E_E], par[_E_I] = self.p["E_e"], self.p["E_i"]
-        return par
+    def constants(self, p, dt, method):
+        return self._soma_constants(p, dt, method, p["g_d"], 0.0)
 
     def kernels(self, method):
-        return "compsim.models.segregated:output_derive", "compsim.models.segregated:output_update"
+        return output_derive, output_update
 
     def brian2_model(self):
         """Brian2 equivalent (dimensionless potentials) for :mod:`compsim.validate`; port ``basal``."""
@@ -237,45 +232,45 @@ def _sigmoid(x):
 
 
 @njit(cache=True, inline="always")
-def _spike(v, i, step, par, key):
-    if not math.isfinite(v):
-        return -1
-    return draw_spikes(par[_PHI_DT] * _sigmoid(v), int(par[_MODE]), key, i, step)
+def _spike(v, i, step, c, key):
+    return draw_spikes(c.phi_dt * _sigmoid(v), int(c.mode), key, i, step)
 
 
 @njit(cache=True, inline="always")
-def pyramidal_derive(par, v, b_basal, b_apical, basal, apical):
+def pyramidal_derive(c, v_soma, b_basal, b_apical, basal, apical):
     """Dendritic potentials ``(V_b, V_a)`` from this step's filtered inputs and biases."""
     return basal + b_basal, apical + b_apical
 
 
 @njit(cache=True, inline="always")
-def pyramidal_update(i, step, key, par, v, v_basal, v_apical, b_basal, b_apical, basal, apical):
+def pyramidal_update(i, step, key, c, v_soma, v_basal, v_apical, b_basal, b_apical, basal, apical):
     """Advance the soma one step and draw its spikes: returns ``(V, count)``."""
-    if par[_METHOD] == 0.0:
-        v = v + par[_DT_TAU] * (-v + par[_GB_GL] * (v_basal - v) + par[_GA_GL] * (v_apical - v))
+    v = v_soma
+    if c.euler != 0.0:
+        v = v + c.dt_tau * (-v + c.gb_gl * (v_basal - v) + c.ga_gl * (v_apical - v))
     else:
-        v_inf = (par[_GB_GL] * v_basal + par[_GA_GL] * v_apical) / (1.0 + par[_GB_GL] + par[_GA_GL])
-        v = v_inf + (v - v_inf) * par[_DECAY]
-    return v, _spike(v, i, step, par, key)
+        v_inf = (c.gb_gl * v_basal + c.ga_gl * v_apical) / (1.0 + c.gb_gl + c.ga_gl)
+        v = v_inf + (v - v_inf) * c.decay
+    return v, _spike(v, i, step, c, key)
 
 
 @njit(cache=True, inline="always")
-def output_derive(par, v, b_basal, g_exc, g_inh, I_ext, basal):
+def output_derive(c, v_soma, b_basal, g_exc, g_inh, I_ext, basal):
     """Dendritic potential ``V_b`` from this step's filtered input and bias."""
     return (basal + b_basal,)
 
 
 @njit(cache=True, inline="always")
-def output_update(i, step, key, par, v, v_basal, b_basal, g_exc, g_inh, I_ext, basal):
+def output_update(i, step, key, c, v_soma, v_basal, b_basal, g_exc, g_inh, I_ext, basal):
     """Advance the soma one step (with teaching input) and draw its spikes: returns ``(V, count)``."""
-    ge = g_exc * par[_G_L_I]  # teaching conductances and current relative to g_l
-    gi = g_inh * par[_G_L_I]
-    i_ext = I_ext * par[_G_L_I]
-    if par[_METHOD] == 0.0:
-        v = v + par[_DT_TAU] * (-v + par[_GB_GL] * (v_basal - v) + ge * (par[_E_E] - v) + gi * (par[_E_I] - v) + i_ext)
+    v = v_soma
+    ge = g_exc * c.inv_g_l  # teaching conductances and current relative to g_l
+    gi = g_inh * c.inv_g_l
+    i_ext = I_ext * c.inv_g_l
+    if c.euler != 0.0:
+        v = v + c.dt_tau * (-v + c.gb_gl * (v_basal - v) + ge * (c.E_e - v) + gi * (c.E_i - v) + i_ext)
     else:
-        g_tot = 1.0 + par[_GB_GL] + ge + gi
-        v_inf = (par[_GB_GL] * v_basal + ge * par[_E_E] + gi * par[_E_I] + i_ext) / g_tot
-        v = v_inf + (v - v_inf) * math.exp(-par[_DT_TAU] * g_tot)
-    return v, _spike(v, i, step, par, key)
+        g_tot = 1.0 + c.gb_gl + ge + gi
+        v_inf = (c.gb_gl * v_basal + ge * c.E_e + gi * c.E_i + i_ext) / g_tot
+        v = v_inf + (v - v_inf) * math.exp(-c.dt_tau * g_tot)
+    return v, _spike(v, i, step, c, key)

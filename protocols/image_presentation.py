@@ -64,8 +64,6 @@ def present_images(net, source, output, images, *, labels=None, phase_ms=100.0, 
 def _clear(net):
     """Reset somatic potentials and synaptic traces (the original code's ``clear_vars``)."""
     for p in net.populations:
-        if "v_soma" in getattr(p, "var_names", ()):
+        if "v_soma" in p.var_names:
             p["v_soma"] = 0.0
-    for j in net.projections:
-        j.trace[:] = 0.0
-        j.ring[:] = 0.0
+    net.clear_synaptic_input()

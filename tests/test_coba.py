@@ -48,7 +48,7 @@ def _build(seed):
     assert (exc.n, inh.n) == (3200, 800)
     assert net.method == "euler" and net.dt == DT
     assert exc.p["g_l"] == 10.0 and exc.p["tau_m"] == 20.0 and exc.p["t_ref"] == 5.0
-    weights = sorted({(j.pre.name, j.target, float(j.weights()[0])) for j in net.projections})
+    weights = sorted({(j.pre.name, j.target, float(j.weights[0])) for j in net.projections})
     assert weights == [("exc", "ge", 6.0), ("inh", "gi", 67.0)]
     n_syn = sum(j.n_synapses for j in net.projections)
     assert abs(n_syn - 0.02 * N * N) < 5 * np.sqrt(0.02 * N * N)

@@ -9,22 +9,19 @@ from compsim.models import CobaLIF, OutputNeuron
 USER_MODEL = '''
 from numba import njit
 import numpy as np
-from compsim.model import Param, Population, Var
+from compsim.model import Model, Param, Var
 
-class Counter(Population):
+class Counter(Model):
     """Adds INCREMENT to v each step (a minimal user-defined model)."""
     params = (Param("unused", 0.0, "1", "no effect"),)
     state_vars = (Var("v", "1", "counter"),)
     ports = ()
 
-    def constants(self, dt, method):
-        return np.zeros(1)
-
     def kernels(self, method):
-        return None, "usermodel:update"
+        return None, update
 
 @njit(inline="always")
-def update(i, step, key, par, v):
+def update(i, step, key, c, v):
     return v + INCREMENT, 0
 '''
 

@@ -9,7 +9,7 @@ import pytest  # noqa: E402
 
 from compsim import plot  # noqa: E402
 from compsim.io.hdf5 import H5Writer  # noqa: E402
-from compsim.results import load  # noqa: E402
+from compsim.io.hdf5 import load  # noqa: E402
 
 DT = 0.1
 N_HID = 50

@@ -12,7 +12,8 @@ import pytest
 
 from compsim.io.hdf5 import CHUNK_ELEMENTS, H5Writer
 from compsim.io.memory import MemoryWriter
-from compsim.results import Results, SpikeTrain, load
+from compsim.io.hdf5 import load
+from compsim.results import Results, SpikeTrain
 
 DT = 0.1
 NETWORK = {"populations": {"hidden": {"n": 20, "model": "two_compartment"},

@@ -37,8 +37,8 @@ if __name__ == "__main__":
 # a model whose compiled kernel uses g_a 1 % too large: its Brian2 equations (the declared g_a) disagree
 BUGGY = """
 class BuggyPyramidal(SegregatedPyramidal):
-    def constants(self, dt, method):
-        return self._base_constants(dt, method, self.p["g_b"], 1.01 * self.p["g_a"])
+    def constants(self, p, dt, method):
+        return self._soma_constants(p, dt, method, p["g_b"], 1.01 * p["g_a"])
 """
 
 

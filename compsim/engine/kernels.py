@@ -1,99 +1,140 @@
-"""Compiled building blocks the generated step loop calls: spike bookkeeping and delivery.
+"""Compiled building blocks the generated chunk loop calls: spike bookkeeping, delivery, recording.
 
-All functions work on plain arrays (struct of arrays); none allocates.
+All functions work on plain arrays with the batch axis first (``(B, n)``) and
+never allocate. Each copy is computed on its own, in the same order whatever
+the batch size, so copy ``b`` of a batched run is bit-identical to a
+single-copy run on the same random streams.
 """
+import math
+
 import numpy as np
 from numba import njit
 
-# above this fraction of presynaptic neurons spiking in one step, a dense
-# projection switches from event-driven column adds to one BLAS gemv
+# above this fraction of presynaptic neurons spiking in one step (in one copy), a dense
+# projection switches from event-driven row adds to one BLAS gemv for that copy
 DENSE_BLAS_FRACTION = 0.125
 
 
 @njit(cache=True)
-def compact_spikes(cnt, spk):
-    """Write the indices of neurons with ``cnt > 0`` into ``spk``.
-
-    Returns ``(n_spiking, total_count, bad)`` where ``bad`` is the first
-    neuron whose kernel reported a non-finite state (count -1), or -1.
-    """
-    nsp = 0
-    total = 0
-    bad = -1
-    for i in range(cnt.shape[0]):
-        c = cnt[i]
-        if c > 0:
-            spk[nsp] = i
-            nsp += 1
-            total += c
-        elif c < 0 and bad < 0:
-            bad = i
-    return nsp, total, bad
+def collect_spikes(cnt, spk, nsp):
+    """Per copy ``b``: the indices of neurons with ``cnt[0, b, i] > 0`` into ``spk[b]``, their number into ``nsp[b]``."""
+    for b in range(spk.shape[0]):
+        counts = cnt[0, b]
+        out = spk[b]
+        k = 0
+        for i in range(counts.shape[0]):
+            if counts[i] > 0:
+                out[k] = i
+                k += 1
+        nsp[b] = k
 
 
 @njit(cache=True)
-def replay_spikes(step, sp_step, sp_idx, ptr, cnt):
-    """Counts of a pre-recorded spike train at ``step`` (sorted by step; ``ptr[0]`` is the cursor)."""
-    cnt[:] = 0
-    p = ptr[0]
+def first_nonfinite(state, b):
+    """First neuron of copy ``b`` with a non-finite value in any row of ``state`` (n_vars, B, n), or 0."""
+    for i in range(state.shape[2]):
+        for r in range(state.shape[0]):
+            if not math.isfinite(state[r, b, i]):
+                return i
+    return 0
+
+
+@njit(cache=True)
+def replay_spikes(step, sp_step, sp_idx, cursor, cnt):
+    """Counts of a pre-recorded spike train at ``step`` into every copy of ``cnt[0]`` (sorted by step)."""
+    counts = cnt[0]
+    counts[:] = 0
+    p = cursor[0]
     n = sp_step.shape[0]
     while p < n and sp_step[p] < step:
         p += 1
     while p < n and sp_step[p] == step:
-        cnt[sp_idx[p]] += 1
+        for b in range(counts.shape[0]):
+            counts[b, sp_idx[p]] += 1
         p += 1
-    ptr[0] = p
+    cursor[0] = p
 
 
 @njit(cache=True)
 def deliver_dense(spk, nsp, cnt, wt, cnt_f, dot_out, target):
-    """``target += W @ counts`` for a dense projection; ``wt`` is W transposed, (n_pre, n_post).
+    """``target[b] += W @ counts[b]`` for every copy ``b``; ``wt`` is W transposed, (n_pre, n_post).
 
-    Sparse activity is propagated event-driven (one contiguous row add per
-    spiking neuron); when more than :data:`DENSE_BLAS_FRACTION` of the
-    presynaptic neurons spike, a single BLAS gemv into the scratch ``dot_out``
-    is used instead.
+    Each copy chooses on its own activity: event-driven (one contiguous row
+    add per spiking neuron) or, when more than :data:`DENSE_BLAS_FRACTION` of
+    the presynaptic neurons spike, one BLAS gemv into the scratch ``dot_out``.
     """
-    if nsp == 0:
-        return
-    n_pre = wt.shape[0]
-    if nsp > DENSE_BLAS_FRACTION * n_pre:
-        cnt_f[:] = 0.0
-        for k in range(nsp):
-            j = spk[k]
-            cnt_f[j] = cnt[j]
-        np.dot(cnt_f, wt, dot_out)
-        target += dot_out
-        return
-    n_post = wt.shape[1]
-    for k in range(nsp):
-        j = spk[k]
-        c = cnt[j]
-        if c == 1:
-            for i in range(n_post):
-                target[i] += wt[j, i]
-        else:
-            for i in range(n_post):
-                target[i] += c * wt[j, i]
+    n_pre, n_post = wt.shape
+    for b in range(nsp.shape[0]):
+        m = nsp[b]
+        if m == 0:
+            continue
+        out = target[b]
+        if m > DENSE_BLAS_FRACTION * n_pre:
+            dense = cnt_f[b]
+            dense[:] = 0.0
+            for k in range(m):
+                j = spk[b, k]
+                dense[j] = cnt[b, j]
+            np.dot(dense, wt, dot_out[b])
+            out += dot_out[b]
+            continue
+        for k in range(m):
+            j = spk[b, k]
+            c = cnt[b, j]
+            if c == 1:
+                for i in range(n_post):
+                    out[i] += wt[j, i]
+            else:
+                for i in range(n_post):
+                    out[i] += c * wt[j, i]
 
 
 @njit(cache=True)
 def deliver_sparse(spk, nsp, cnt, indptr, indices, w, target):
-    """Event-driven delivery through a CSR matrix (rows = presynaptic neurons)."""
-    for k in range(nsp):
-        j = spk[k]
-        c = cnt[j]
-        for s in range(indptr[j], indptr[j + 1]):
-            target[indices[s]] += c * w[s]
+    """Event-driven delivery through a CSR matrix (rows = presynaptic neurons), copy by copy."""
+    for b in range(nsp.shape[0]):
+        out = target[b]
+        for k in range(nsp[b]):
+            j = spk[b, k]
+            c = cnt[b, j]
+            for s in range(indptr[j], indptr[j + 1]):
+                out[indices[s]] += c * w[s]
 
 
 @njit(cache=True)
-def record_spikes(step, spk, nsp, cnt, buf_step, buf_idx, buf_cnt, pos):
-    """Append this step's spikes to a spike monitor buffer; returns the new fill position."""
-    for k in range(nsp):
-        j = spk[k]
-        buf_step[pos] = step
-        buf_idx[pos] = j
-        buf_cnt[pos] = cnt[j]
-        pos += 1
+def record_spikes(step, spk, nsp, cnt, buf_step, buf_copy, buf_idx, buf_cnt, pos):
+    """Append this step's spikes of every copy to a spike monitor buffer; returns the new fill position."""
+    for b in range(nsp.shape[0]):
+        for k in range(nsp[b]):
+            j = spk[b, k]
+            buf_step[pos] = step
+            buf_copy[pos] = b
+            buf_idx[pos] = j
+            buf_cnt[pos] = cnt[b, j]
+            pos += 1
     return pos
+
+
+@njit(cache=True)
+def record_events(step, counts, buf_step, buf_copy, buf_idx, buf_cnt, pos, capacity):
+    """Append the non-zero counts of ``counts`` (B, n) (an event row); stops at ``capacity``; returns the position."""
+    for b in range(counts.shape[0]):
+        row = counts[b]
+        for j in range(row.shape[0]):
+            if row[j] > 0 and pos < capacity:
+                buf_step[pos] = step
+                buf_copy[pos] = b
+                buf_idx[pos] = j
+                buf_cnt[pos] = row[j]
+                pos += 1
+    return pos
+
+
+@njit(cache=True)
+def count_spikes(spk, nsp, cnt, out, pos):
+    """Total spike count of each copy into ``out[pos, b]``."""
+    for b in range(nsp.shape[0]):
+        total = 0
+        for k in range(nsp[b]):
+            total += cnt[b, spk[b, k]]
+        out[pos, b] = total

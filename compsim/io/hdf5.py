@@ -11,15 +11,21 @@ tool such as ``h5dump``, h5py, MATLAB or HDFView; no pickled objects)::
                               python_version (str), network (JSON str),
                               json_attrs (JSON list naming the other attributes
                               stored as JSON strings), plus extra metadata
-    /monitors/<name>/  attrs: kind ("state" | "spikes" | "rate"), population (str)
+    /monitors/<name>/  attrs: kind ("state" | "spikes" | "rate"), population (str), batch (int, B)
                               state:        every (int, steps), variables (JSON list),
                                             units (JSON dict variable -> unit)
                               spikes, rate: n (int, population size)
                               rate:         dt_ms (float)
         state:   t (float64, ms, (S,)), neurons (int64, (K,)),
-                 <variable> (S, K) for each variable, in the monitor's dtype
-        spikes:  t (float64, ms, (M,)), i (int32, (M,))
-        rate:    t (float64, ms, (S,)), counts (int32, (S,))
+                 <variable> (S, K) for each variable, in the monitor's dtype;
+                 (S, B, K) when the network runs B > 1 copies (batch axis)
+        spikes:  t (float64, ms, (M,)), i (int32, (M,)); with B > 1 also
+                 copy (int32, (M,)): the batch copy of each spike
+        rate:    t (float64, ms, (S,)), counts (int32, (S,)), or (S, B) with B > 1
+
+A file can be continued (``H5Writer(path, metadata, append=True)``, used by
+``Network.run(..., append=True)`` after a checkpoint restore): the monitors
+must match those in the file, and new data are appended to them.
 
 Monitors are listed in creation order. Every growable dataset is chunked
 (about 16k elements per chunk), has an unlimited first dimension and is
@@ -43,7 +49,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from compsim.io.memory import Writer
+from compsim.io.writer import Writer
 from compsim.results import PopulationRate, Results, SpikeTrain, StateTrace
 
 #: Target number of elements per chunk of a growable dataset. Each flush rewrites the
@@ -53,12 +59,11 @@ _LIBVER = "latest"  # single-writer/multiple-reader (SWMR) needs the HDF5 1.10+ 
 _COMPRESSION = {"compression": "gzip", "compression_opts": 1, "shuffle": True}
 
 
-def _growable(group, name, dtype, width=None):
-    """Create an empty chunked, compressed dataset of shape (0,) or (0, width)."""
-    if width is None:
-        shape, chunks = (0,), (CHUNK_ELEMENTS,)
-    else:
-        shape, chunks = (0, width), (max(1, CHUNK_ELEMENTS // width), min(width, CHUNK_ELEMENTS))
+def _growable(group, name, dtype, width=()):
+    """Create an empty chunked, compressed dataset of shape (0, *width)."""
+    inner = int(np.prod(width)) if width else 1
+    shape = (0, *width)
+    chunks = (max(1, CHUNK_ELEMENTS // inner), *width) if inner <= CHUNK_ELEMENTS else (1, *width[:-1], CHUNK_ELEMENTS)
     return group.create_dataset(name, shape=shape, maxshape=(None,) + shape[1:], dtype=dtype,
                                 chunks=chunks, **_COMPRESSION)
 
@@ -81,13 +86,26 @@ class H5Writer(Writer):
         ``dt_ms`` (float, ms), ``seed`` (int or None), ``network``
         (JSON-serialisable dict) and optional extra root attributes (numbers,
         str, numeric arrays; dicts, lists and None are stored as JSON).
+    append : bool
+        Continue an existing file: its monitors must be declared again,
+        identically; the root attributes are updated.
     """
 
-    def __init__(self, path, metadata):
+    def __init__(self, path, metadata, append=False):
         super().__init__(metadata)
         self.path = Path(path)
-        self._file = h5py.File(self.path, "w", libver=_LIBVER)
+        self.append = bool(append)
+        if self.append and not self.path.exists():
+            raise ValueError(f"H5Writer: parameter 'append' needs an existing file, {self.path} does not exist")
+        self._file = h5py.File(self.path, "r+" if self.append else "w", libver=_LIBVER)
         try:
+            if self.append:
+                self.attrs["t_end_ms"] = float(self._file.attrs.get("t_end_ms", 0.0))
+                if "t_end_ms" in self._file:
+                    self.attrs["t_end_ms"] = max(self.attrs["t_end_ms"], float(self._file["t_end_ms"][0]))
+                self._file.attrs["complete"] = np.int8(0)
+                self._file.flush()
+                return
             for key, value in self.attrs.items():
                 if key == "complete":
                     value = np.int8(value)
@@ -104,9 +122,14 @@ class H5Writer(Writer):
             raise
 
     def _create(self, spec):
+        if self.append:
+            self._check_existing(spec)
+            return
         g = self._file["monitors"].create_group(spec.name)
         g.attrs["kind"] = spec.kind
         g.attrs["population"] = spec.population
+        g.attrs["batch"] = spec.batch
+        copies = () if spec.batch == 1 else (spec.batch,)
         if spec.kind == "state":
             g.attrs["every"] = spec.every
             g.attrs["variables"] = json.dumps(list(spec.variables))
@@ -114,7 +137,7 @@ class H5Writer(Writer):
             _growable(g, "t", np.float64)
             g.create_dataset("neurons", data=spec.neurons)
             for var in spec.variables:
-                _growable(g, var, spec.dtype, spec.neurons.size)
+                _growable(g, var, spec.dtype, (*copies, spec.neurons.size))
             return
         if spec.n > np.iinfo(np.int32).max:
             raise ValueError(f"parameter 'n' exceeds the int32 range of the file, got {spec.n}")
@@ -122,9 +145,27 @@ class H5Writer(Writer):
         _growable(g, "t", np.float64)
         if spec.kind == "spikes":
             _growable(g, "i", np.int32)
+            if copies:
+                _growable(g, "copy", np.int32)
         else:
             g.attrs["dt_ms"] = self.attrs["dt_ms"]
-            _growable(g, "counts", np.int32)
+            _growable(g, "counts", np.int32, copies)
+
+    def _check_existing(self, spec):
+        """In append mode: the file must hold monitor ``spec`` as declared now."""
+        g = self._file["monitors"].get(spec.name)
+        if g is None:
+            raise ValueError(f"cannot append to {self.path}: it has no monitor {spec.name!r} "
+                             f"(it has {list(self._file['monitors'])})")
+        found = (_attr(g.attrs["kind"]), _attr(g.attrs["population"]), int(g.attrs.get("batch", 1)))
+        if found != (spec.kind, spec.population, spec.batch):
+            raise ValueError(f"cannot append to {self.path}: monitor {spec.name!r} is {found} in the file, "
+                             f"{(spec.kind, spec.population, spec.batch)} now (kind, population, batch)")
+        if spec.kind == "state" and (json.loads(_attr(g.attrs["variables"])) != list(spec.variables)
+                                     or not np.array_equal(g["neurons"][()], spec.neurons)
+                                     or int(g.attrs["every"]) != spec.every):
+            raise ValueError(f"cannot append to {self.path}: state monitor {spec.name!r} records other "
+                             "variables, neurons or sampling interval in the file")
 
     def _swmr(self):
         """Enter SWMR mode before the first data write (all datasets exist by then).
@@ -143,10 +184,12 @@ class H5Writer(Writer):
             _append(g[var], arr)
         _append(g["t"], t)
 
-    def _write_spikes(self, spec, t, i):
+    def _write_spikes(self, spec, t, i, copy):
         self._swmr()
         g = self._file["monitors"][spec.name]
         _append(g["i"], i.astype(np.int32))
+        if copy is not None:
+            _append(g["copy"], copy.astype(np.int32))
         _append(g["t"], t)
 
     def _write_rate(self, spec, t, counts):
@@ -236,11 +279,31 @@ def _read(f):
                 int(g.attrs["every"]))
             continue
         second = "i" if kind == "spikes" else "counts"
-        length = min(g["t"].shape[0], g[second].shape[0])
+        batch = int(g.attrs.get("batch", 1))
+        length = min(g["t"].shape[0], g[second].shape[0], *([g["copy"].shape[0]] if "copy" in g else []))
         t, other = g["t"][:length], g[second][:length].astype(np.int64)
         if kind == "spikes":
-            res.spikes[name] = SpikeTrain(name, population, int(g.attrs["n"]), t, other)
+            copy = g["copy"][:length].astype(np.int64) if "copy" in g else None
+            res.spikes[name] = SpikeTrain(name, population, int(g.attrs["n"]), t, other, copy, batch)
         else:
             res.rates[name] = PopulationRate(name, population, int(g.attrs["n"]), t, other,
                                              float(g.attrs["dt_ms"]))
     return res
+
+
+def load(path):
+    """Read an HDF5 results file written by :class:`H5Writer` (also one whose writer was killed).
+
+    Everything up to the last flush is returned; ``attrs["complete"]`` is
+    False for an unfinished run.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The ``.h5`` file.
+
+    Returns
+    -------
+    compsim.results.Results
+    """
+    return read(path)

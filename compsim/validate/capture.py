@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..model import Model
 from ..network import Network
-from ..rng import stream_key, uniform_block
+from ..rng import uniform_block
 
 #: neurons recorded per population when the caller does not choose
 DEFAULT_RECORDED = 256
@@ -87,6 +88,9 @@ def copy_network(net):
     """A deep copy of ``net`` without its compiled program, writers or monitors (the original is untouched)."""
     if not isinstance(net, Network):
         raise ValueError(f"expected a compsim Network, got {type(net).__name__}")
+    if net.batch != 1:
+        raise ValueError(f"validate: the network runs batch = {net.batch} copies; validate a single-copy network "
+                         "(Network(batch=1, first_copy=b) reproduces copy b)")
     saved = {k: net.__dict__[k] for k in ("_program", "_writer", "_memory", "monitors")}
     try:
         net._program = net._writer = net._memory = None
@@ -103,12 +107,12 @@ def resolve_record(net, record, neurons):
     pops = {p.name: p for p in net.populations}
     if record is None:
         record = {p.name: [v.name for v in p.state_vars if v.role in ("state", "derived")]
-                  for p in net.populations if p.kind == "model"}
+                  for p in net.populations if isinstance(p, Model)}
     out = {}
     for name, variables in dict(record).items():
         if name not in pops:
             raise ValueError(f"validate: record names an unknown population '{name}'; populations are {sorted(pops)}")
-        if pops[name].kind != "model":
+        if not isinstance(pops[name], Model):
             raise ValueError(f"validate: '{name}' is a spike source: it has no state to compare (its spikes are replayed)")
         variables = [variables] if isinstance(variables, str) else list(variables)
         known = pops[name].recordable()
@@ -137,17 +141,18 @@ def resolve_record(net, record, neurons):
 def snapshot(net, record, neurons, n_steps):
     """The state of ``net`` (a private copy, not yet run further) that a Brian2 replica starts from."""
     pops = []
+    keys = net.stream_keys()
     for p in net.populations:
-        values = {v.name: np.array(p.state[r], dtype=np.float64) for r, v in enumerate(p.state_vars)} \
-            if p.state is not None and len(p.state_vars) else {}
-        pops.append(PopulationSnapshot(p.name, p.index, p.kind, p.n, p, values, int(stream_key(net.seed, p.index))))
+        values = {v.name: np.array(p[v.name], dtype=np.float64) for v in p.state_vars}
+        kind = "model" if isinstance(p, Model) else "source"
+        pops.append(PopulationSnapshot(p.name, p.index, kind, p.n, p, values, int(keys[p.index, 0])))
     projs = []
     for j in net.projections:
         pre_idx, post_idx = j.synapse_indices()
         projs.append(ProjectionSnapshot(
             j.index, j.pre.name, j.post.name, j.target, j.synapse, j.kind, np.asarray(pre_idx, dtype=np.int64),
-            np.asarray(post_idx, dtype=np.int64), j.weights().astype(np.float64), int(j.delay_steps),
-            np.array(j.trace, dtype=np.float64), np.array(j.ring, dtype=np.float64)))
+            np.asarray(post_idx, dtype=np.int64), j.synapse_weights(), int(j.delay_steps),
+            np.array(j.trace[:, 0], dtype=np.float64), np.array(j.ring[:, 0], dtype=np.float64)))
     return Capture(net.dt, net.method, net.seed, str(net.dtype), int(net.step), int(n_steps), pops, projs,
                    record, neurons)
 

@@ -1,0 +1,117 @@
+"""The stages every neuron model contributes: its fused update loop, and the collection of its spikes.
+
+Source, delivery and monitor stages live beside their owners
+(:mod:`compsim.sources`, :mod:`compsim.projection`, :mod:`compsim.monitors`).
+"""
+from . import kernels
+from .cpu import divergence_lines
+from .plan import Stage
+
+
+class ModelUpdate(Stage):
+    """Phase ``populations``: one fused loop over (copy, neuron) of a neuron model.
+
+    Per neuron: gather the synaptic inputs from the incoming projections
+    (each projection writes its own lines, :meth:`compsim.projection.Projection.emit_input`),
+    derive, let sampling monitors read the state at ``t``, update, count
+    spikes and events, and watch for non-finite states. Each copy's constants
+    are read into a named tuple ``c`` before its neuron loop.
+    """
+
+    phase = "populations"
+
+    def __init__(self, population):
+        self.pop = population
+
+    def describe(self):
+        return f"update {self.pop.name} ({type(self.pop).__name__})"
+
+    def emit(self, out):
+        pop = self.pop
+        net, own = pop.network, pop.owner
+        derive, update = pop.check_kernels(net.method)
+        fields = pop.constant_names(net.dt, net.method)
+        const = out.named_tuple(f"{type(pop).__name__}Constants", fields)
+        f = out.function(f"step_pop{pop.index}", ("step", "dt", "keys"), parallel=own in out.parallel)
+        st, cnt, par = f.array(own, "state"), f.array(own, "cnt"), f.array(own, "par")
+        roles = [v.role for v in pop.state_vars]
+        values = [f"s{r}" for r in range(len(roles))]
+        inputs = [f"x{q}" for q in range(len(pop.ports))]
+        counts = ["count"] + [f"event{e}" for e in range(len(pop.events))]
+        head, copy, body, tail = [], [], [], []
+        copy.append("key = keys[b]")
+        copy.append(f"c = {const}({', '.join(f'{par}[b, {j}]' for j in range(len(fields)))},)")
+        copy += [f"{v}_ = {st}[{r}, b]" for r, v in enumerate(values)]
+        copy += [f"{x}_ = {cnt}[{e}, b]" for e, x in enumerate(counts)]
+        body += [f"{v} = {v}_[i]" for r, v in enumerate(values) if roles[r] != "derived"]
+        incoming = [j for j in net.projections if j.post is pop]
+        for q, x in enumerate(inputs):
+            projs = [j for j in incoming if j.port_index == q]
+            if not projs:
+                body.append(f"{x} = 0.0")
+            for n, j in enumerate(projs):
+                lines = j.emit_input(f, x, first=n == 0)
+                head += lines["head"]
+                copy += lines["copy"]
+                body += lines["body"]
+        derived = [v for r, v in enumerate(values) if roles[r] == "derived"]
+        if derived:
+            name = out.use(derive, f"derive{pop.index}")
+            given = [v for r, v in enumerate(values) if roles[r] != "derived"]
+            body.append(f"{', '.join(derived)}, = {name}(c, {', '.join(given + inputs)})")
+            body += [f"{v}_[i] = {v}" for v in derived]
+        for m in net.monitors:
+            if m.population is pop and m.samples_state:
+                lines = m.emit_sample(f, values, inputs)
+                head += lines["head"]
+                copy += lines["copy"]
+                body += lines["body"]
+                tail += lines["tail"]
+        name = out.use(update, f"update{pop.index}")
+        evolved = [v for r, v in enumerate(values) if roles[r] == "state"]
+        body.append(f"{', '.join(evolved + counts)} = {name}(i, step, key, c, {', '.join(values + inputs)})")
+        body += [f"{v}_[i] = {v}" for v in evolved]
+        body += [f"{x}_[i] = {x}" for x in counts]
+        # x - x is 0 unless x is NaN or inf: one reduction (prange-safe) over the evolved variables
+        body.append(f"nonfinite += 1 if {' + '.join(f'({v} - {v})' for v in evolved)} != 0.0 else 0")
+
+        first_bad = out.use(kernels.first_nonfinite)
+        f.emit(1, "bad = -1")
+        f.emit(1, f"n = {st}.shape[2]")
+        for line in head:
+            f.emit(1, line)
+        f.emit(1, f"for b in range({st}.shape[1]):")
+        for line in copy:
+            f.emit(2, line)
+        f.emit(2, "nonfinite = 0")
+        f.emit(2, f"for i in {f.loop}(n):")
+        for line in body:
+            f.emit(3, line)
+        f.emit(2, "if nonfinite > 0 and bad < 0:")
+        f.emit(3, f"bad = b * n + {first_bad}({st}, b)")
+        for line in tail:
+            f.emit(1, line)
+        f.emit(1, "return bad")
+        out.add_function(f)
+        out.comment(f"population {pop.index}: {pop.name} ({type(pop).__name__})")
+        out.emit(f"bad = {f.call('step', 'dt', f'keys[{pop.index}]')}")
+        out.emit("if bad >= 0:")
+        for line in divergence_lines(pop.index, "bad"):
+            out.emit(line, 1)
+
+
+class CollectSpikes(Stage):
+    """Phase ``spikes``: compact each copy's spike counts into the list of spiking neurons."""
+
+    phase = "spikes"
+
+    def __init__(self, population):
+        self.pop = population
+
+    def describe(self):
+        return f"collect {self.pop.name}"
+
+    def emit(self, out):
+        own = self.pop.owner
+        collect = out.use(kernels.collect_spikes)
+        out.emit(f"{collect}({out.array(own, 'cnt')}, {out.array(own, 'spk')}, {out.array(own, 'nsp')})")
