@@ -173,8 +173,8 @@ class Projection:
             head.append(f"slot{r} = step % {ring}.shape[0]")
             copy.append(f"ring{r} = {ring}[slot{r}, b]")
             body = [f"jump = ring{r}[i]", f"ring{r}[i] = 0.0", f"a = tr{r}_0[i] + jump"]
-        else:  # zero delay: jumps were added to the traces directly
-            body = ["jump = 0.0", f"a = tr{r}_0[i]"]
+        else:  # zero delay, one trace: jumps were added to the trace directly
+            body = [f"a = tr{r}_0[i]"]
         body.append(f"tr{r}_0[i] = a * d{r}[0]")
         if n_traces == 2:
             body += [f"a2 = tr{r}_1[i] + jump", f"tr{r}_1[i] = a2 * d{r}[1]", f"a = d{r}[2] * (a - a2)"]
