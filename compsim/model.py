@@ -300,6 +300,11 @@ class Model(Population):
         """
         return {}
 
+    def _declare(self, store, batch, dtype):
+        super()._declare(store, batch, dtype)
+        store.declare(self.owner, "first_bad", (batch,), np.int64, kind="scratch",
+                      doc=f"first neuron of each copy of '{self.name}' with a non-finite state (-1: none)")
+
     def stages(self):
         from .engine.stages import ModelUpdate
 

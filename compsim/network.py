@@ -79,7 +79,8 @@ class Network:
         Steps per compiled call (Python runs between chunks only).
     parallel : {'auto', True, False}
         Compile the per-neuron loops with ``prange`` (multi-threaded).
-        'auto' does so for the populations of at least 16,384 neurons.
+        'auto' does so for the populations of at least 16,384 neurons (all
+        copies together); with a batch, threads share out the copies.
     threads : int or None
         Numba threads to use (None: Numba's default, all cores).
     """
@@ -303,7 +304,7 @@ class Network:
                                  doc=f"constants of '{p.name}' per copy")
         self._allocate_monitors(self.chunk_steps)
         if self.parallel == "auto":  # thread only the loops that are worth a thread-pool launch per step
-            parallel = {p.owner for p in self.populations if p.n >= PARALLEL_MIN_NEURONS}
+            parallel = {p.owner for p in self.populations if p.n * self.batch >= PARALLEL_MIN_NEURONS}
         else:
             parallel = {p.owner for p in self.populations} if self.parallel else set()
         plan = self.plan()
@@ -328,8 +329,8 @@ class Network:
             self._program = None
             culprits = [f"{type(p).__name__} '{p.name}': update kernel must return "
                         f"({', '.join(p.expected_returns())})" for p in self.populations if isinstance(p, Model)]
-            raise ValueError("the generated loop does not compile; check the model kernels:\n  "
-                             + "\n  ".join(culprits) + f"\nNumba says: {str(exc).splitlines()[0]}") from exc
+            raise ValueError("the generated loop does not compile; check what the model kernels return:\n  "
+                             + "\n  ".join(culprits) + f"\nNumba says: {str(exc).strip()[:2000]}") from exc
 
     def _allocate_monitors(self, chunk):
         for m in self.monitors:

@@ -102,6 +102,8 @@ def draw_spikes(lam, mode, key, neuron, step):
     ``mode`` BERNOULLI: one spike when u < lam (Brian2's ``PoissonGroup``);
     ``mode`` POISSON: a Poisson(lam) count (the original segregated-dendrite code).
     """
+    if lam <= 0.0:  # silent neuron (e.g. a black pixel): no spike whatever u, so skip the draw
+        return 0
     u = uniform(key, neuron, step, 0)
     if mode == BERNOULLI:
         return 1 if u < lam else 0

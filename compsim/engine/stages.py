@@ -11,6 +11,8 @@ from .plan import Stage
 class ModelUpdate(Stage):
     """Phase ``populations``: one fused loop over (copy, neuron) of a neuron model.
 
+    Multi-threaded populations split the neurons among threads, or the copies
+    when the network runs a batch (each copy is then computed exactly as alone).
     Per neuron: gather the synaptic inputs from the incoming projections
     (each projection writes its own lines, :meth:`compsim.projection.Projection.emit_input`),
     derive, let sampling monitors read the state at ``t``, update, count
@@ -34,6 +36,8 @@ class ModelUpdate(Stage):
         const = out.named_tuple(f"{type(pop).__name__}Constants", fields)
         f = out.function(f"step_pop{pop.index}", ("step", "dt", "keys"), parallel=own in out.parallel)
         st, cnt, par = f.array(own, "state"), f.array(own, "cnt"), f.array(own, "par")
+        first_bad = f.array(own, "first_bad")
+        copy_loop, neuron_loop = ("prange", "range") if f.parallel and pop.batch > 1 else ("range", f.loop)
         roles = [v.role for v in pop.state_vars]
         values = [f"s{r}" for r in range(len(roles))]
         inputs = [f"x{q}" for q in range(len(pop.ports))]
@@ -75,23 +79,24 @@ class ModelUpdate(Stage):
         # x - x is 0 unless x is NaN or inf: one reduction (prange-safe) over the evolved variables
         body.append(f"nonfinite += 1 if {' + '.join(f'({v} - {v})' for v in evolved)} != 0.0 else 0")
 
-        first_bad = out.use(kernels.first_nonfinite)
-        f.emit(1, "bad = -1")
+        find_bad = out.use(kernels.first_nonfinite)
         f.emit(1, f"n = {st}.shape[2]")
         for line in head:
             f.emit(1, line)
-        f.emit(1, f"for b in range({st}.shape[1]):")
+        f.emit(1, f"for b in {copy_loop}({st}.shape[1]):")
         for line in copy:
             f.emit(2, line)
         f.emit(2, "nonfinite = 0")
-        f.emit(2, f"for i in {f.loop}(n):")
+        f.emit(2, f"for i in {neuron_loop}(n):")
         for line in body:
             f.emit(3, line)
-        f.emit(2, "if nonfinite > 0 and bad < 0:")
-        f.emit(3, f"bad = b * n + {first_bad}({st}, b)")
+        f.emit(2, f"{first_bad}[b] = {find_bad}({st}, b) if nonfinite > 0 else -1")
         for line in tail:
             f.emit(1, line)
-        f.emit(1, "return bad")
+        f.emit(1, f"for b in range({st}.shape[1]):")
+        f.emit(2, f"if {first_bad}[b] >= 0:")
+        f.emit(3, f"return b * n + {first_bad}[b]")
+        f.emit(1, "return -1")
         out.add_function(f)
         out.comment(f"population {pop.index}: {pop.name} ({type(pop).__name__})")
         out.emit(f"bad = {f.call('step', 'dt', f'keys[{pop.index}]')}")
