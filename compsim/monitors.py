@@ -33,6 +33,7 @@ class Monitor(Stage):
     kind = None
 
     def __init__(self, population, name):
+        super().__init__(population)
         self.population, self.name = population, name
         self.index = self.owner = None
 
@@ -185,9 +186,6 @@ class _EventRecorder(Monitor):
 
 class SpikeMonitor(_EventRecorder):
     """Record every spike of ``population`` (Poisson counts > 1 are stored as repeated spikes)."""
-
-    def __init__(self, population, name):
-        super().__init__(population, name)
 
     def emit(self, out):
         own, tag = self.population.owner, self.owner

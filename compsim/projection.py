@@ -198,40 +198,41 @@ class Projection:
 
 
 class _Delivery(Stage):
-    """Phase ``delivery``: add the weights of this step's presynaptic spikes where they will be read."""
+    """Phase ``delivery``: add the weights of this step's presynaptic spikes where they will be read.
+
+    Subclasses name their compiled ``kernel`` and the projection arrays it takes after the spikes.
+    """
 
     phase = "delivery"
-
-    def __init__(self, projection):
-        self.proj = projection
+    kernel = None
+    fields = ()
 
     def describe(self):
-        j = self.proj
+        j = self.subject
         return f"deliver {j.pre.name} -> {j.post.name}.{j.target} ({j.kind})"
 
-    def spikes(self, out):
-        own = self.proj.pre.owner
-        return f"{out.array(own, 'spk')}, {out.array(own, 'nsp')}, {out.array(own, 'cnt')}[0]"
-
-    def target(self, out):
-        j = self.proj
+    def emit(self, out):
+        j = self.subject
+        own = j.pre.owner
+        spikes = f"{out.array(own, 'spk')}, {out.array(own, 'nsp')}, {out.array(own, 'cnt')}[0]"
         if j.uses_ring:
             ring = out.array(j.owner, "ring")
-            return f"{ring}[step % {ring}.shape[0]]"  # read again at step + delay_steps + 1
-        return f"{out.array(j.owner, 'trace')}[0]"
+            target = f"{ring}[step % {ring}.shape[0]]"  # read again at step + delay_steps + 1
+        else:
+            target = f"{out.array(j.owner, 'trace')}[0]"
+        args = ", ".join(out.array(j.owner, f) for f in self.fields)
+        out.emit(f"{out.use(self.kernel)}({spikes}, {args}, {target})")
 
 
 class DenseDelivery(_Delivery):
-    def emit(self, out):
-        own = self.proj.owner
-        deliver = out.use(kernels.deliver_dense)
-        args = ", ".join(out.array(own, f) for f in ("wt", "dense_counts", "dot_out"))
-        out.emit(f"{deliver}({self.spikes(out)}, {args}, {self.target(out)})")
+    """Dense weights: event-driven row adds or one BLAS gemv per copy (:func:`compsim.engine.kernels.deliver_dense`)."""
+
+    kernel = staticmethod(kernels.deliver_dense)
+    fields = ("wt", "dense_counts", "dot_out")
 
 
 class SparseDelivery(_Delivery):
-    def emit(self, out):
-        own = self.proj.owner
-        deliver = out.use(kernels.deliver_sparse)
-        args = ", ".join(out.array(own, f) for f in ("indptr", "indices", "w"))
-        out.emit(f"{deliver}({self.spikes(out)}, {args}, {self.target(out)})")
+    """CSR weights, event-driven (:func:`compsim.engine.kernels.deliver_sparse`)."""
+
+    kernel = staticmethod(kernels.deliver_sparse)
+    fields = ("indptr", "indices", "w")

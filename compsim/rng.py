@@ -96,15 +96,26 @@ POISSON = 1
 
 
 @njit(cache=True, inline="always")
+def bernoulli_spike(lam, key, neuron, step):
+    """One spike with probability ``lam`` (u < lam; Brian2's ``PoissonGroup``): 1 or 0. Branch-free (vectorises)."""
+    return 1 if uniform(key, neuron, step, 0) < lam else 0
+
+
+@njit(cache=True, inline="always")
+def poisson_spikes(lam, key, neuron, step):
+    """A Poisson(``lam``) spike count (the original segregated-dendrite code); 0 without a draw when lam <= 0."""
+    if lam <= 0.0:
+        return 0
+    return poisson_count(lam, uniform(key, neuron, step, 0))
+
+
+@njit(cache=True, inline="always")
 def draw_spikes(lam, mode, key, neuron, step):
     """Spike count of one neuron in one step, for expected count ``lam`` = rate * dt.
 
-    ``mode`` BERNOULLI: one spike when u < lam (Brian2's ``PoissonGroup``);
-    ``mode`` POISSON: a Poisson(lam) count (the original segregated-dendrite code).
+    ``mode`` BERNOULLI: :func:`bernoulli_spike`; POISSON: :func:`poisson_spikes`.
+    Generated code passes ``mode`` as a literal, so the other branch is compiled away.
     """
-    if lam <= 0.0:  # silent neuron (e.g. a black pixel): no spike whatever u, so skip the draw
-        return 0
-    u = uniform(key, neuron, step, 0)
     if mode == BERNOULLI:
-        return 1 if u < lam else 0
-    return poisson_count(lam, u)
+        return bernoulli_spike(lam, key, neuron, step)
+    return poisson_spikes(lam, key, neuron, step)

@@ -165,23 +165,18 @@ class PoissonDraw(Stage):
     """Phase ``sources``: each neuron of each copy draws its spikes for the step."""
 
     phase = "sources"
-
-    def __init__(self, source):
-        self.source = source
-
-    def describe(self):
-        return f"draw {self.source.name}"
+    verb = "draw"
 
     def before_run(self, network, step_end):
-        self.source.check_covers(step_end)
+        self.subject.check_covers(step_end)
 
     def before_chunk(self, network, step0, n_steps):
-        src = self.source
+        src = self.subject
         network.store.adopt(src.owner, "rates", src.rates_for(step0, n_steps, network.dt), kind="scratch",
                             doc=f"rates (Hz) of '{src.name}' for the steps of the current chunk")
 
     def emit(self, out):
-        src = self.source
+        src = self.subject
         f = out.function(f"step_pop{src.index}", ("step", "s", "dt", "keys"), parallel=src.owner in out.parallel)
         cnt, rates = f.array(src.owner, "cnt"), f.array(src.owner, "rates")
         draw = out.use(draw_spikes)
@@ -236,16 +231,11 @@ class SpikeReplay(Stage):
     """Phase ``sources``: emit the given spikes due in this step."""
 
     phase = "sources"
-
-    def __init__(self, source):
-        self.source = source
-
-    def describe(self):
-        return f"replay {self.source.name}"
+    verb = "replay"
 
     def emit(self, out):
-        own = self.source.owner
+        own = self.subject.owner
         replay = out.use(kernels.replay_spikes)
         args = [out.array(own, f) for f in ("spike_steps", "spike_neurons", "cursor", "cnt")]
-        out.comment(f"source {self.source.index}: {self.source.name} (SpikeTrainSource)")
+        out.comment(f"source {self.subject.index}: {self.subject.name} (SpikeTrainSource)")
         out.emit(f"{replay}(step, {', '.join(args)})")

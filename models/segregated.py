@@ -36,8 +36,9 @@ import math
 import numpy as np
 from numba import njit
 
+from compsim.fastmath import sigmoid
 from compsim.model import Model, Param, Port, Var, check_spike_mode
-from compsim.rng import BERNOULLI, POISSON, draw_spikes
+from compsim.rng import bernoulli_spike, poisson_spikes
 
 _PHI_MAX = Param("phi_max", 200.0, "Hz", "maximum firing rate", lo=0.0)
 _TAU = Param("tau", 10.0, "ms", "somatic time constant C_m / g_l", lo=0.0, lo_open=True)
@@ -101,12 +102,10 @@ class _StochasticSoma(Model):
     def _soma_constants(self, p, dt, method, g_b, g_a):
         """Constants of both somas: ``euler`` (1: forward Euler), ``dt_tau = dt / tau``, the exact decay
         ``decay = exp(-dt (g_l + g_b + g_a) / (g_l tau))``, ``phi_dt = phi_max dt`` (expected spikes per step
-        at the maximal rate), ``mode`` (BERNOULLI or POISSON), ``gb_gl = g_b / g_l``, ``ga_gl = g_a / g_l``,
-        ``inv_g_l = 1 / g_l``."""
+        at the maximal rate), ``gb_gl = g_b / g_l``, ``ga_gl = g_a / g_l``, ``inv_g_l = 1 / g_l``."""
         return {"euler": float(method == "euler"), "dt_tau": dt / p["tau"],
                 "decay": float(np.exp(-dt * (p["g_l"] + g_b + g_a) / (p["g_l"] * p["tau"]))),
                 "phi_dt": p["phi_max"] * dt / 1000.0,
-                "mode": float(BERNOULLI if self.spike_mode == "bernoulli" else POISSON),
                 "gb_gl": g_b / p["g_l"], "ga_gl": g_a / p["g_l"], "inv_g_l": 1.0 / p["g_l"]}
 
 
@@ -149,7 +148,7 @@ class SegregatedPyramidal(_StochasticSoma):
         return self._soma_constants(p, dt, method, p["g_b"], p["g_a"])
 
     def kernels(self, method):
-        return pyramidal_derive, pyramidal_update
+        return pyramidal_derive, pyramidal_update_bernoulli if self.spike_mode == "bernoulli" else pyramidal_update_poisson
 
     def brian2_model(self):
         """Brian2 equivalent (dimensionless potentials) for :mod:`compsim.validate`; ports ``basal``, ``apical``."""
@@ -211,7 +210,7 @@ class OutputNeuron(_StochasticSoma):
         return self._soma_constants(p, dt, method, p["g_d"], 0.0)
 
     def kernels(self, method):
-        return output_derive, output_update
+        return output_derive, output_update_bernoulli if self.spike_mode == "bernoulli" else output_update_poisson
 
     def brian2_model(self):
         """Brian2 equivalent (dimensionless potentials) for :mod:`compsim.validate`; port ``basal``."""
@@ -226,16 +225,8 @@ class OutputNeuron(_StochasticSoma):
         """)
 
 
-@njit(cache=True, inline="always")
-def _sigmoid(x):
-    return 1.0 / (1.0 + math.exp(-x))
-
-
-@njit(cache=True, inline="always")
-def _spike(v, i, step, c, key):
-    return draw_spikes(c.phi_dt * _sigmoid(v), int(c.mode), key, i, step)
-
-
+# Kernels. Each soma has one update kernel per spike mode (Bernoulli draws are branch-free, so the
+# loop over neurons vectorises; Poisson counts need a loop); the soma dynamics are shared.
 @njit(cache=True, inline="always")
 def pyramidal_derive(c, v_soma, b_basal, b_apical, basal, apical):
     """Dendritic potentials ``(V_b, V_a)`` from this step's filtered inputs and biases."""
@@ -243,15 +234,26 @@ def pyramidal_derive(c, v_soma, b_basal, b_apical, basal, apical):
 
 
 @njit(cache=True, inline="always")
-def pyramidal_update(i, step, key, c, v_soma, v_basal, v_apical, b_basal, b_apical, basal, apical):
-    """Advance the soma one step and draw its spikes: returns ``(V, count)``."""
-    v = v_soma
+def _pyramidal_soma(c, v, v_basal, v_apical):
+    """V after one step: forward Euler, or exact with the dendritic potentials frozen over the step."""
     if c.euler != 0.0:
-        v = v + c.dt_tau * (-v + c.gb_gl * (v_basal - v) + c.ga_gl * (v_apical - v))
-    else:
-        v_inf = (c.gb_gl * v_basal + c.ga_gl * v_apical) / (1.0 + c.gb_gl + c.ga_gl)
-        v = v_inf + (v - v_inf) * c.decay
-    return v, _spike(v, i, step, c, key)
+        return v + c.dt_tau * (-v + c.gb_gl * (v_basal - v) + c.ga_gl * (v_apical - v))
+    v_inf = (c.gb_gl * v_basal + c.ga_gl * v_apical) / (1.0 + c.gb_gl + c.ga_gl)
+    return v_inf + (v - v_inf) * c.decay
+
+
+@njit(cache=True, inline="always")
+def pyramidal_update_bernoulli(i, step, key, c, v_soma, v_basal, v_apical, b_basal, b_apical, basal, apical):
+    """Advance the soma one step; one spike with probability ``phi_max dt sigmoid(V)``: returns ``(V, count)``."""
+    v = _pyramidal_soma(c, v_soma, v_basal, v_apical)
+    return v, bernoulli_spike(c.phi_dt * sigmoid(v), key, i, step)
+
+
+@njit(cache=True, inline="always")
+def pyramidal_update_poisson(i, step, key, c, v_soma, v_basal, v_apical, b_basal, b_apical, basal, apical):
+    """Advance the soma one step; a Poisson(``phi_max dt sigmoid(V)``) spike count: returns ``(V, count)``."""
+    v = _pyramidal_soma(c, v_soma, v_basal, v_apical)
+    return v, poisson_spikes(c.phi_dt * sigmoid(v), key, i, step)
 
 
 @njit(cache=True, inline="always")
@@ -261,16 +263,27 @@ def output_derive(c, v_soma, b_basal, g_exc, g_inh, I_ext, basal):
 
 
 @njit(cache=True, inline="always")
-def output_update(i, step, key, c, v_soma, v_basal, b_basal, g_exc, g_inh, I_ext, basal):
-    """Advance the soma one step (with teaching input) and draw its spikes: returns ``(V, count)``."""
-    v = v_soma
-    ge = g_exc * c.inv_g_l  # teaching conductances and current relative to g_l
+def _output_soma(c, v, v_basal, g_exc, g_inh, I_ext):
+    """V after one step with the teaching conductances and current (relative to g_l)."""
+    ge = g_exc * c.inv_g_l
     gi = g_inh * c.inv_g_l
     i_ext = I_ext * c.inv_g_l
     if c.euler != 0.0:
-        v = v + c.dt_tau * (-v + c.gb_gl * (v_basal - v) + ge * (c.E_e - v) + gi * (c.E_i - v) + i_ext)
-    else:
-        g_tot = 1.0 + c.gb_gl + ge + gi
-        v_inf = (c.gb_gl * v_basal + ge * c.E_e + gi * c.E_i + i_ext) / g_tot
-        v = v_inf + (v - v_inf) * math.exp(-c.dt_tau * g_tot)
-    return v, _spike(v, i, step, c, key)
+        return v + c.dt_tau * (-v + c.gb_gl * (v_basal - v) + ge * (c.E_e - v) + gi * (c.E_i - v) + i_ext)
+    g_tot = 1.0 + c.gb_gl + ge + gi
+    v_inf = (c.gb_gl * v_basal + ge * c.E_e + gi * c.E_i + i_ext) / g_tot
+    return v_inf + (v - v_inf) * math.exp(-c.dt_tau * g_tot)
+
+
+@njit(cache=True, inline="always")
+def output_update_bernoulli(i, step, key, c, v_soma, v_basal, b_basal, g_exc, g_inh, I_ext, basal):
+    """Advance the soma one step (teaching input included); Bernoulli spike: returns ``(V, count)``."""
+    v = _output_soma(c, v_soma, v_basal, g_exc, g_inh, I_ext)
+    return v, bernoulli_spike(c.phi_dt * sigmoid(v), key, i, step)
+
+
+@njit(cache=True, inline="always")
+def output_update_poisson(i, step, key, c, v_soma, v_basal, b_basal, g_exc, g_inh, I_ext, basal):
+    """Advance the soma one step (teaching input included); Poisson spike count: returns ``(V, count)``."""
+    v = _output_soma(c, v_soma, v_basal, g_exc, g_inh, I_ext)
+    return v, poisson_spikes(c.phi_dt * sigmoid(v), key, i, step)

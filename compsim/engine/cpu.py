@@ -58,7 +58,7 @@ class _Function:
         return "prange" if self.parallel else "range"
 
     def text(self):
-        head = [f"@njit(cache=True, parallel={self.parallel}, nogil=True)",
+        head = [f"@njit(cache=True, parallel={self.parallel}, nogil=True, error_model=\"numpy\")",
                 f"def {self.name}({', '.join([*self.fixed_args, *self.args])}):"]
         return "\n".join(head + self.lines)
 

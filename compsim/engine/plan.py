@@ -40,6 +40,10 @@ class Stage:
     """
 
     phase = None
+    verb = "run"  # what the stage does to its subject, for describe()
+
+    def __init__(self, subject):
+        self.subject = subject  # the population, projection or monitor the stage works for
 
     def emit(self, out):
         raise NotImplementedError
@@ -54,7 +58,8 @@ class Stage:
         """Hand recorded data to ``writer`` after the compiled call."""
 
     def describe(self):
-        return type(self).__name__
+        name = getattr(self.subject, "name", None)
+        return f"{self.verb} {name}" if name else type(self).__name__
 
 
 def build_plan(network):

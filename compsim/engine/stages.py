@@ -22,14 +22,11 @@ class ModelUpdate(Stage):
 
     phase = "populations"
 
-    def __init__(self, population):
-        self.pop = population
-
     def describe(self):
-        return f"update {self.pop.name} ({type(self.pop).__name__})"
+        return f"update {self.subject.name} ({type(self.subject).__name__})"
 
     def emit(self, out):
-        pop = self.pop
+        pop = self.subject
         net, own = pop.network, pop.owner
         derive, update = pop.check_kernels(net.method)
         fields = pop.constant_names(net.dt, net.method)
@@ -109,14 +106,9 @@ class CollectSpikes(Stage):
     """Phase ``spikes``: compact each copy's spike counts into the list of spiking neurons."""
 
     phase = "spikes"
-
-    def __init__(self, population):
-        self.pop = population
-
-    def describe(self):
-        return f"collect {self.pop.name}"
+    verb = "collect"
 
     def emit(self, out):
-        own = self.pop.owner
+        own = self.subject.owner
         collect = out.use(kernels.collect_spikes)
         out.emit(f"{collect}({out.array(own, 'cnt')}, {out.array(own, 'spk')}, {out.array(own, 'nsp')})")

@@ -1,0 +1,72 @@
+"""Vectorisable elementary functions for model kernels: ``exp`` and ``sigmoid``.
+
+Numba calls the C library's ``exp`` for ``math.exp``, one element at a time:
+a loop over neurons that contains it cannot be vectorised. :func:`exp` here is
+plain arithmetic that LLVM vectorises (4 or 8 neurons per instruction), with
+the accuracy of the C library's to within one unit in the last place:
+
+* range reduction ``x = k ln2 + r``, ``|r| <= ln2 / 2``, with ``k`` rounded to the
+  nearest integer by the 1.5 * 2**52 shift and ``ln2`` split in a high and a
+  low part (Cody & Waite);
+* ``e^r`` by its Taylor polynomial of degree 13 (truncation error below
+  ``0.35**14 / 14! < 5e-18``), evaluated by Horner's rule;
+* ``2^k`` built from its IEEE-754 bits (in two factors near the top of the range).
+
+Results: ``exp(NaN) = NaN``, ``exp(x) = inf`` for ``x > 709.78``, ``exp(x) = 0``
+for ``x < -708.39`` (where the exact value is subnormal, below 2.2e-308).
+The maximum relative deviation from the C library over [-700, 700] is
+2.2e-16 (one ulp; ``tests/test_fastmath.py``). Being plain arithmetic, it also
+gives the same bits on every backend that rounds IEEE-754 operations the same way.
+"""
+import math
+
+import numpy as np
+from llvmlite import ir
+from numba import njit, types
+from numba.extending import intrinsic
+
+_LOG2E = 1.4426950408889634
+_LN2_HI = 6.93147180369123816490e-01
+_LN2_LO = 1.90821492927058770002e-10
+_SHIFTER = 6755399441055744.0  # 1.5 * 2**52: adding and subtracting it rounds to the nearest integer
+_X_MAX = 709.78  # exp overflows above
+_X_MIN = -708.39  # exp is subnormal below
+_C = tuple(1.0 / math.factorial(k) for k in range(14))
+
+
+@intrinsic
+def _bits_as_float(typingctx, bits):
+    """The float64 whose IEEE-754 bit pattern is the int64 ``bits``."""
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.DoubleType())
+
+    return types.float64(types.int64), codegen
+
+
+@njit(cache=True, inline="always")
+def exp(x):
+    """e**x for a float64 ``x``; vectorisable, within one ulp of ``math.exp``."""
+    xc = min(max(x, _X_MIN), _X_MAX)
+    k = (xc * _LOG2E + _SHIFTER) - _SHIFTER
+    r = (xc - k * _LN2_HI) - k * _LN2_LO
+    p = _C[13]
+    for j in range(12, -1, -1):  # Horner's rule; a constant trip count, unrolled by the compiler
+        p = _C[j] + r * p
+    top = k > 1000.0  # 2**1024 has no float64: scale by 2**(k - 1), then by 2 (both exact)
+    k_scale = k - 1.0 if top else k
+    y = p * _bits_as_float((np.int64(k_scale) + 1023) << 52)
+    if top:
+        y = y * 2.0
+    if x < _X_MIN:
+        y = 0.0
+    if x > _X_MAX:
+        y = math.inf
+    if x != x:
+        y = x
+    return y
+
+
+@njit(cache=True, inline="always")
+def sigmoid(x):
+    """The logistic function ``1 / (1 + e^-x)``; vectorisable."""
+    return 1.0 / (1.0 + exp(-x))

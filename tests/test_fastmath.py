@@ -1,0 +1,47 @@
+"""compsim.fastmath against the C library: exp within one ulp, special values, sigmoid."""
+import math
+
+import numpy as np
+from numba import njit
+
+from compsim.fastmath import exp, sigmoid
+
+
+@njit
+def _exp_all(x, out):
+    for i in range(x.shape[0]):
+        out[i] = exp(x[i])
+
+
+@njit
+def _sigmoid_all(x, out):
+    for i in range(x.shape[0]):
+        out[i] = sigmoid(x[i])
+
+
+def test_exp_within_one_ulp_of_the_c_library():
+    rng = np.random.default_rng(0)
+    x = np.concatenate([rng.uniform(-700.0, 700.0, 200_000), rng.uniform(-5.0, 5.0, 200_000),
+                        rng.uniform(-1e-8, 1e-8, 1000), [0.0, 1.0, -1.0, 0.5 * math.log(2.0)]])
+    got = np.empty_like(x)
+    _exp_all(x, got)
+    want = np.array([math.exp(v) for v in x])
+    assert np.all(np.abs(got - want) <= np.spacing(want))  # at most one unit in the last place
+
+
+def test_exp_special_values():
+    x = np.array([np.nan, np.inf, -np.inf, 709.7, 710.0, -708.0, -720.0, 1e300, -1e300])
+    got = np.empty_like(x)
+    _exp_all(x, got)
+    assert np.isnan(got[0])
+    want = np.array([np.inf, 0.0, math.exp(709.7), np.inf, math.exp(-708.0), 0.0, np.inf, 0.0])
+    exact = ~np.isfinite(want) | (want == 0.0)
+    np.testing.assert_array_equal(got[1:][exact], want[exact])
+    assert np.all(np.abs(got[1:][~exact] - want[~exact]) <= np.spacing(want[~exact]))  # 709.7: 2**1024 range
+
+
+def test_sigmoid_matches_its_definition():
+    x = np.linspace(-40.0, 40.0, 10001)
+    got = np.empty_like(x)
+    _sigmoid_all(x, got)
+    np.testing.assert_allclose(got, 1.0 / (1.0 + np.exp(-x)), rtol=4e-16, atol=0)
