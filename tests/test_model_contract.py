@@ -111,13 +111,11 @@ def tick(step, period, cnt):
 
 class RegularTick(Stage):
     phase = "sources"
-
-    def __init__(self, source):
-        self.source = source
+    verb = "tick"
 
     def emit(self, out):
         name = out.use(tick)
-        out.emit(f"{name}(step, {self.source.period}, {out.array(self.source.owner, 'cnt')})")
+        out.emit(f"{name}(step, {self.subject.period}, {out.array(self.subject.owner, 'cnt')})")
 
 
 # -- tests ---------------------------------------------------------------------------------------------
@@ -227,7 +225,7 @@ def test_a_new_source_class_runs_without_engine_changes():
     train = res.spikes["clock_spikes"]
     for b in range(2):
         np.testing.assert_array_equal(np.unique(train.of_copy(b).t), [0.0, 5.0, 10.0, 15.0])
-    assert "RegularTick" in net.schedule
+    assert "tick clock" in net.schedule
 
 
 def test_schedule_lists_every_phase_in_order():

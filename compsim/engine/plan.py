@@ -58,7 +58,7 @@ class Stage:
         """Hand recorded data to ``writer`` after the compiled call."""
 
     def describe(self):
-        name = getattr(self.subject, "name", None)
+        name = getattr(getattr(self, "subject", None), "name", None)
         return f"{self.verb} {name}" if name else type(self).__name__
 
 
