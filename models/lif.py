@@ -20,11 +20,10 @@ Integration: ``euler`` (forward Euler, Brian2 ``method='euler'``) or
 conductances frozen over the step: ``v <- v_inf + (v - v_inf) exp(-dt g_tot / C_m)``,
 Brian2 ``method='exponential_euler'``).
 """
-import math
-
 import numpy as np
 from numba import njit
 
+from compsim.fastmath import exp
 from compsim.model import Model, Param, Port, Var
 
 
@@ -129,7 +128,7 @@ def coba_lif_update(i, step, key, c, v, refractory, ge, gi, I):
     else:
         g_tot = c.g_l + ge + gi
         v_inf = (c.g_l * c.E_l + ge * c.E_e + gi * c.E_i + I) / g_tot
-        v_new = v_inf + (v - v_inf) * math.exp(-c.dt_c * g_tot)
+        v_new = v_inf + (v - v_inf) * exp(-c.dt_c * g_tot)
     free = refractory <= 0.0
     spike = free and v_new > c.v_th
     v_out = c.v_reset if spike else (v_new if free else v)

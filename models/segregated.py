@@ -31,12 +31,10 @@ Integration: ``exponential_euler``/``exact`` advances V exactly with the
 dendritic potentials frozen over the step (the benchmark's definition);
 ``euler`` is the original code's explicit update.
 """
-import math
-
 import numpy as np
 from numba import njit
 
-from compsim.fastmath import sigmoid
+from compsim.fastmath import exp, sigmoid
 from compsim.model import Model, Param, Port, Var, check_spike_mode
 from compsim.rng import bernoulli_spike, poisson_spikes
 
@@ -272,7 +270,7 @@ def _output_soma(c, v, v_basal, g_exc, g_inh, I_ext):
         return v + c.dt_tau * (-v + c.gb_gl * (v_basal - v) + ge * (c.E_e - v) + gi * (c.E_i - v) + i_ext)
     g_tot = 1.0 + c.gb_gl + ge + gi
     v_inf = (c.gb_gl * v_basal + ge * c.E_e + gi * c.E_i + i_ext) / g_tot
-    return v_inf + (v - v_inf) * math.exp(-c.dt_tau * g_tot)
+    return v_inf + (v - v_inf) * exp(-c.dt_tau * g_tot)
 
 
 @njit(cache=True, inline="always")
