@@ -11,8 +11,10 @@ import numpy as np
 from numba import njit
 
 # above this fraction of presynaptic neurons spiking in one step (in one copy), a dense
-# projection switches from event-driven row adds to one BLAS gemv for that copy
+# projection with at least DENSE_BLAS_MIN_POST targets switches from event-driven row adds
+# to one BLAS gemv for that copy (below that many targets the call costs more than the adds)
 DENSE_BLAS_FRACTION = 0.125
+DENSE_BLAS_MIN_POST = 64
 # neurons scanned together by collect_spikes
 COLLECT_BLOCK = 64
 
@@ -80,7 +82,8 @@ def deliver_dense(spk, nsp, cnt, wt, cnt_f, dot_out, target):
 
     Each copy chooses on its own activity: event-driven (one contiguous row
     add per spiking neuron) or, when more than :data:`DENSE_BLAS_FRACTION` of
-    the presynaptic neurons spike, one BLAS gemv into the scratch ``dot_out``.
+    the presynaptic neurons spike and there are at least
+    :data:`DENSE_BLAS_MIN_POST` targets, one BLAS gemv into the scratch ``dot_out``.
     """
     n_pre, n_post = wt.shape
     for b in range(nsp.shape[0]):
@@ -88,7 +91,7 @@ def deliver_dense(spk, nsp, cnt, wt, cnt_f, dot_out, target):
         if m == 0:
             continue
         out = target[b]
-        if m > DENSE_BLAS_FRACTION * n_pre:
+        if m > DENSE_BLAS_FRACTION * n_pre and n_post >= DENSE_BLAS_MIN_POST:
             dense = cnt_f[b]
             dense[:] = 0.0
             for k in range(m):
