@@ -11,6 +11,7 @@ Quick start::
 """
 from ._version import __version__
 from .connectivity import Explicit, FixedInDegree, FixedProbability
+from . import plasticity
 from .network import Network, SimulationDiverged
 from .io.hdf5 import load
 from .sources import PoissonSource, SpikeTrainSource
@@ -18,7 +19,7 @@ from .synapses import DoubleExponential, Exponential
 
 __all__ = [
     "__version__", "Network", "SimulationDiverged", "PoissonSource", "SpikeTrainSource",
-    "FixedProbability", "FixedInDegree", "Explicit", "Exponential", "DoubleExponential", "load",
+    "FixedProbability", "FixedInDegree", "Explicit", "Exponential", "DoubleExponential", "load", "plasticity",
 ]
 
 

@@ -14,6 +14,8 @@ Python call or write. Every monitor is a stage of phase ``monitors``
 * :class:`SpikeMonitor` stores (step, copy, neuron, count) of every spike;
   :class:`EventMonitor` the same for a model's named event (e.g. a plateau).
 * :class:`RateMonitor` stores the number of spikes per step and copy.
+* :class:`WeightMonitor` samples a projection's weights (shared by the copies), written
+  like a state monitor with the variable ``w`` and the synapse indices as "neurons".
 * :class:`AverageMonitor` keeps per-neuron running sums for protocols (not written).
 """
 import numpy as np
@@ -136,14 +138,7 @@ class StateMonitor(Monitor):
                                  self.every, self.population.network.dtype, batch=self.population.batch)
 
     def drain(self, writer, dt):
-        fill = self.store.get(self.owner, "fill")
-        pos = int(fill[0])
-        if pos:
-            buf = self.store.get(self.owner, "values")
-            single = self.population.batch == 1
-            values = {v: (buf[:pos, k, 0] if single else buf[:pos, k]).copy() for k, v in enumerate(self.variables)}
-            writer.append_state(self.name, self.store.get(self.owner, "steps")[:pos] * dt, values)
-        fill[0] = 0
+        _drain_samples(self, writer, dt, self.population.batch)
 
 
 class _EventRecorder(Monitor):
@@ -307,3 +302,71 @@ class AverageMonitor(Monitor):
             raise ValueError(f"average monitor '{self.name}': no step has been summed since the last reset")
         sums = self.store.get(self.owner, "sums")[self.variables.index(variable)] / self.steps
         return sums[0] if self.population.batch == 1 else sums
+
+
+def _drain_samples(monitor, writer, dt, batch):
+    """Hand the filled rows of a sampling monitor's ``values`` (slots, n_vars, batch, K) to ``writer``."""
+    store, owner = monitor.store, monitor.owner
+    fill = store.get(owner, "fill")
+    pos = int(fill[0])
+    if pos:
+        buf = store.get(owner, "values")
+        values = {v: (buf[:pos, k, 0] if batch == 1 else buf[:pos, k]).copy() for k, v in enumerate(monitor.variables)}
+        writer.append_state(monitor.name, store.get(owner, "steps")[:pos] * dt, values)
+    fill[0] = 0
+
+
+class WeightMonitor(Monitor):
+    """Record the weights of ``projection`` (the given ``synapses``, default all) every ``every`` steps.
+
+    Synapse ``k`` is entry ``k`` of ``projection.synapse_indices()``; the weights are
+    shared by all copies, so there is no batch axis. Samples are taken in phase
+    ``monitors``, after the step's plasticity: the sample at time ``t`` holds the
+    weights that act from step ``t + 1`` on.
+    """
+
+    kind = "state"
+    variables = ["w"]
+
+    def __init__(self, projection, every, synapses, name):
+        super().__init__(projection.post, name)
+        self.projection = projection
+        label = f"record_weights({projection.pre.name} -> {projection.post.name}.{projection.target})"
+        self.every = check_count("every", every, owner=label)
+        n = projection.n_synapses
+        self.synapses = np.arange(n) if synapses is None else index_array("synapses", synapses, n, label)
+        if self.synapses.size == 0:
+            raise ValueError(f"{label}: parameter 'synapses' selects no synapse")
+
+    def describe(self):
+        j = self.projection
+        return f"weight monitor {self.name} ({j.pre.name} -> {j.post.name}.{j.target})"
+
+    def attach(self, index):
+        super().attach(index)
+        self.store.adopt(self.owner, "synapses", self.synapses.astype(np.int64), kind="scratch",
+                         doc=f"synapses sampled by '{self.name}'")
+        self.store.adopt(self.owner, "every", np.array([self.every], dtype=np.int64), kind="scratch",
+                         doc=f"sampling interval of '{self.name}' (steps)")
+        self.store.declare(self.owner, "fill", (1,), np.int64, kind="record", doc=f"fill position of '{self.name}'")
+
+    def allocate(self, chunk_steps, dtype):
+        slots = chunk_steps // self.every + 2
+        self.store.declare(self.owner, "values", (slots, 1, 1, self.synapses.size), dtype, kind="record",
+                           doc=f"samples of weight monitor '{self.name}'")
+        self.store.declare(self.owner, "steps", (slots,), np.int64, kind="record", doc=f"sample steps of '{self.name}'")
+
+    def emit(self, out):
+        j, tag = self.projection, self.owner
+        weights = out.array(j.owner, "wt" if j.kind == "dense" else "w")
+        args = ", ".join(out.array(tag, f) for f in ("synapses", "every", "values", "steps", "fill"))
+        out.emit(f"{out.use(kernels.sample_weights)}(step, {weights}.ravel(), {args})")
+
+    def register(self, writer):
+        j = self.projection
+        unit = j.post.port(j.target)[1].unit
+        writer.add_state_monitor(self.name, f"{j.pre.name}->{j.post.name}.{j.target}", self.variables, {"w": unit},
+                                 self.synapses, self.every, j.post.network.dtype)
+
+    def drain(self, writer, dt):
+        _drain_samples(self, writer, dt, 1)

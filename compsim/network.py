@@ -30,7 +30,7 @@ from .engine.state import StateStore
 from .io.hdf5 import H5Writer
 from .io.memory import MemoryWriter
 from .model import Model, Population, check_method
-from .monitors import AverageMonitor, EventMonitor, RateMonitor, SpikeMonitor, StateMonitor
+from .monitors import AverageMonitor, EventMonitor, RateMonitor, SpikeMonitor, StateMonitor, WeightMonitor
 from .projection import Projection
 from .rng import stream_key
 
@@ -136,7 +136,8 @@ class Network:
         self._changed()
         return population
 
-    def connect(self, pre, post, target, weights=1.0, *, connectivity=None, delay=0.0, synapse=None):
+    def connect(self, pre, post, target, weights=1.0, *, connectivity=None, delay=0.0, synapse=None,
+                plasticity=None):
         """Connect ``pre`` to port ``target`` of ``post``.
 
         Parameters
@@ -158,6 +159,8 @@ class Network:
             Transmission delay (ms), a multiple of dt; 0 = effect in the next step.
         synapse : Exponential or DoubleExponential, optional
             Synaptic kernel; default: the one the post model declares for the port.
+        plasticity : compsim.plasticity.Rule, optional
+            A learning rule for this projection's weights (e.g. ``cs.plasticity.PairSTDP(...)``).
         """
         for role, p in (("pre", pre), ("post", post)):
             if not isinstance(p, Population):
@@ -166,7 +169,7 @@ class Network:
                 raise ValueError(f"Network.connect: '{role}' population is not part of this network (add it first)")
         index = len(self.projections)
         key = np.uint64(stream_key(self.seed, _PROJECTION_STREAM + index))
-        proj = Projection(self, index, pre, post, target, weights, connectivity, delay, synapse, key)
+        proj = Projection(self, index, pre, post, target, weights, connectivity, delay, synapse, key, plasticity)
         self.projections.append(proj)
         self._changed()
         return proj
@@ -186,6 +189,16 @@ class Network:
         """Record every occurrence of a model's named ``event`` (e.g. ``"plateau"``), like spikes."""
         self._check_member(population, "record_events")
         return self._add_monitor(EventMonitor(population, event, self._monitor_name(name, population, event)))
+
+    def record_weights(self, projection, *, every=1, synapses=None, name=None):
+        """Record the weights of ``projection`` every ``every`` steps (``synapses``: indices in the order of
+        ``projection.synapse_indices()``, default all); written like a state monitor with variable ``w``."""
+        if projection not in self.projections:
+            raise ValueError("Network.record_weights: the projection is not part of this network")
+        label = f"{projection.pre.name}_{projection.post.name}_{projection.target}"
+        name = name or f"{label}_weights"
+        self._monitor_name(name, projection.post, "weights")
+        return self._add_monitor(WeightMonitor(projection, every, synapses, name))
 
     def record_rate(self, population, *, name=None):
         """Record the population's spike count per step (population rate)."""

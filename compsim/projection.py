@@ -30,7 +30,8 @@ from .synapses import Exponential, default_synapse
 class Projection:
     """Connection ``pre -> post.target``; create with :meth:`compsim.Network.connect`."""
 
-    def __init__(self, network, index, pre, post, target, weights, connectivity, delay, synapse, key):
+    def __init__(self, network, index, pre, post, target, weights, connectivity, delay, synapse, key,
+                 plasticity=None):
         owner = f"connect({pre.name} -> {post.name})"
         if not post.ports:
             raise ValueError(f"{owner}: '{post.name}' ({type(post).__name__}) has no synaptic inputs to target")
@@ -84,6 +85,13 @@ class Projection:
                       doc=f"delay ring of {pre.name} -> {post.name}.{target}")
         decay = self.synapse.decay_factors(dt, network.method) + [self.synapse.output_coefficient()]
         store.adopt(own, "decay", np.array(decay), kind="scratch", doc="per-step decay factors, output coefficient")
+        self.rule = plasticity
+        if plasticity is not None:
+            from .plasticity import Rule
+
+            if not isinstance(plasticity, Rule):
+                raise ValueError(f"{owner}: 'plasticity' must be a compsim.plasticity rule, got {plasticity!r}")
+            plasticity.attach(self, network)
 
     # -- arrays in the store ------------------------------------------------------
     @property
@@ -182,7 +190,8 @@ class Projection:
         return {"head": head, "copy": copy, "body": body}
 
     def stages(self):
-        return [DenseDelivery(self) if self.kind == "dense" else SparseDelivery(self)]
+        delivery = DenseDelivery(self) if self.kind == "dense" else SparseDelivery(self)
+        return [delivery] + ([] if self.rule is None else self.rule.stages())
 
     def describe(self):
         return {
@@ -194,6 +203,7 @@ class Projection:
             "delay_steps": self.delay_steps,
             "synapse": self.synapse.describe(),
             "connectivity": None if self.connectivity is None else self.connectivity.describe(),
+            "plasticity": None if self.rule is None else self.rule.describe(),
         }
 
 

@@ -160,3 +160,16 @@ def count_spikes(spk, nsp, cnt, out, pos):
         for k in range(nsp[b]):
             total += cnt[b, spk[b, k]]
         out[pos, b] = total
+
+
+@njit(cache=True)
+def sample_weights(step, weights, synapses, every, values, steps, fill):
+    """Every ``every[0]`` steps, copy ``weights[synapses]`` into the next row of ``values`` (slots, 1, 1, K)."""
+    if step % every[0] != 0:
+        return
+    pos = fill[0]
+    row = values[pos, 0, 0]
+    for k in range(synapses.shape[0]):
+        row[k] = weights[synapses[k]]
+    steps[pos] = step
+    fill[0] = pos + 1
