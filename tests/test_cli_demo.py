@@ -79,3 +79,13 @@ def test_benchmark_worker_reports_required_fields():
         assert key in rec
     assert rec["engine"] == "compsim" and rec["n"] == 400 and rec["spikes"] > 0
     assert np.isfinite(rec["sim_s"]) and rec["sim_s"] > 0
+
+
+def test_stdp_example(tmp_path):
+    proc = subprocess.run([sys.executable, str(ROOT / "examples" / "stdp.py"), "2000"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    res = cs.load(tmp_path / "stdp_output" / "stdp.h5")
+    assert res.state["weights"]["w"].shape == (20, 1000) and res.attrs["complete"]
+    assert (tmp_path / "stdp_output" / "weights.png").stat().st_size > 10000
+    assert "output rate" in proc.stdout

@@ -19,7 +19,8 @@ default schedule)::
     spikes       spike counts compacted to index lists, per copy
     delivery     each projection adds the weights of this step's spikes to its
                  ring buffer, due at step t + 1 + delay (zero delay: next step)
-    plasticity   learning rules (none built in yet: the slot is reserved)
+    plasticity   learning rules update the weights (compsim.plasticity); the spikes of
+                 step t were delivered with the weights as they were before
     monitors     spike, event and rate monitors append this step's spikes
 
 Populations are updated in the order they were added; the other phases follow
