@@ -53,6 +53,10 @@ class _Function:
     def emit(self, indent, text):
         self.lines.append("    " * indent + text)
 
+    def emit_all(self, indent, lines):
+        for text in lines:
+            self.emit(indent, text)
+
     @property
     def loop(self):
         return "prange" if self.parallel else "range"

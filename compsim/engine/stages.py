@@ -78,18 +78,14 @@ class ModelUpdate(Stage):
 
         find_bad = out.use(kernels.first_nonfinite)
         f.emit(1, f"n = {st}.shape[2]")
-        for line in head:
-            f.emit(1, line)
+        f.emit_all(1, head)
         f.emit(1, f"for b in {copy_loop}({st}.shape[1]):")
-        for line in copy:
-            f.emit(2, line)
+        f.emit_all(2, copy)
         f.emit(2, "nonfinite = 0")
         f.emit(2, f"for i in {neuron_loop}(n):")
-        for line in body:
-            f.emit(3, line)
+        f.emit_all(3, body)
         f.emit(2, f"{first_bad}[b] = {find_bad}({st}, b) if nonfinite > 0 else -1")
-        for line in tail:
-            f.emit(1, line)
+        f.emit_all(1, tail)
         f.emit(1, f"for b in range({st}.shape[1]):")
         f.emit(2, f"if {first_bad}[b] >= 0:")
         f.emit(3, f"return b * n + {first_bad}[b]")
