@@ -65,7 +65,7 @@ def _new_axes(nrows=1):
     return list(axes[:, 0])
 
 
-def voltage_traces(source, name=None, *, neurons=None, vars=None, ax=None):
+def voltage_traces(source, name=None, *, neurons=None, vars=None, ax=None, copy=0):
     """Plot recorded state variables over time, one panel per variable (e.g. per compartment).
 
     Parameters
@@ -81,6 +81,8 @@ def voltage_traces(source, name=None, *, neurons=None, vars=None, ax=None):
         Variables to plot (default: all recorded variables).
     ax : matplotlib Axes or sequence of Axes, optional
         One Axes per variable; by default a new figure is created.
+    copy : int
+        Batch copy to draw when the monitor has a batch axis (default 0); the title names it.
 
     Returns
     -------
@@ -104,12 +106,14 @@ def voltage_traces(source, name=None, *, neurons=None, vars=None, ax=None):
     if len(axes) != len(variables):
         raise ValueError(f"parameter 'ax' must hold one Axes per variable ({len(variables)}), got {len(axes)}")
     for a, var in zip(axes, variables):
+        values = _one_copy(trace.values[var], copy, 3)
         for k in cols:
-            a.plot(trace.t, trace.values[var][:, k], lw=1, label=f"neuron {trace.neurons[k]}")
+            a.plot(trace.t, values[:, k], lw=1, label=f"neuron {trace.neurons[k]}")
         unit = trace.units.get(var, "")
         a.set_ylabel(f"{var} ({unit})" if unit else var)
     axes[-1].set_xlabel("time (ms)")
-    axes[0].set_title(f"population {trace.population}: {', '.join(variables)}")
+    batch = trace.values[variables[0]].shape[1] if trace.values[variables[0]].ndim == 3 else 1
+    axes[0].set_title(f"population {trace.population}: {', '.join(variables)}{_copy_label(copy, batch)}")
     if len(cols) <= 10:
         axes[0].legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     fig = axes[0].figure
@@ -118,7 +122,7 @@ def voltage_traces(source, name=None, *, neurons=None, vars=None, ax=None):
     return fig
 
 
-def raster(source, name=None, *, ax=None, max_points=200_000):
+def raster(source, name=None, *, ax=None, max_points=200_000, copy=0):
     """Spike raster: neuron index against spike time in ms.
 
     Parameters
@@ -132,12 +136,17 @@ def raster(source, name=None, *, ax=None, max_points=200_000):
     max_points : int
         At most this many spikes are drawn; larger trains are thinned to
         every k-th spike, which the title reports.
+    copy : int
+        Batch copy to draw when the monitor has a batch axis (default 0); the title names it.
 
     Returns
     -------
     matplotlib Axes
     """
     train, t_end = _pick(source, name, {"spikes": SpikeTrain})
+    batch = train.batch
+    if batch > 1:
+        train = train.of_copy(copy)
     if isinstance(max_points, bool) or not isinstance(max_points, (int, np.integer)) or max_points < 1:
         raise ValueError(f"parameter 'max_points' must be an integer >= 1, got {max_points!r}")
     step = max(1, math.ceil(train.count() / max_points))
@@ -156,13 +165,14 @@ def raster(source, name=None, *, ax=None, max_points=200_000):
     ax.set_xlabel("time (ms)")
     ax.set_ylabel("neuron index")
     thinned = f", 1 in {step} shown" if step > 1 else ""
-    ax.set_title(f"population {train.population}: {train.count()} spikes from {train.n} neurons{thinned}")
+    ax.set_title(f"population {train.population}: {train.count()} spikes from {train.n} neurons{thinned}"
+                 f"{_copy_label(copy, batch)}")
     if new:
         ax.figure.tight_layout()
     return ax
 
 
-def population_rate(source, name=None, *, bin_ms=5.0, ax=None):
+def population_rate(source, name=None, *, bin_ms=5.0, ax=None, copy=0):
     """Population firing rate in Hz (mean per neuron) against time in ms.
 
     Parameters
@@ -177,14 +187,20 @@ def population_rate(source, name=None, *, bin_ms=5.0, ax=None):
         Bin width in ms (rounded to whole steps for a PopulationRate).
     ax : matplotlib Axes, optional
         Axes to draw into; by default a new figure is created.
+    copy : int
+        Batch copy to draw when the monitor has a batch axis (default 0); the title names it.
 
     Returns
     -------
     matplotlib Axes
     """
     mon, t_end = _pick(source, name, {"rates": PopulationRate, "spikes": SpikeTrain})
+    batch = mon.counts.shape[1] if isinstance(mon, PopulationRate) and mon.counts.ndim == 2 else getattr(mon, "batch", 1)
+    if isinstance(mon, SpikeTrain) and batch > 1:
+        mon = mon.of_copy(copy)
     if isinstance(mon, PopulationRate):
         left, rate = mon.rate_hz(bin_ms)
+        rate = _one_copy(rate, copy, 2)
         end = mon.t[-1] + mon.dt if mon.t.size else 0.0
     else:
         left, rate = mon.binned_rate(bin_ms, t_end)
@@ -198,10 +214,24 @@ def population_rate(source, name=None, *, bin_ms=5.0, ax=None):
     ax.set_ylim(bottom=0)
     ax.set_xlabel("time (ms)")
     ax.set_ylabel("rate (Hz)")
-    ax.set_title(f"population {mon.population}: firing rate ({bin_ms:g} ms bins, n = {mon.n})")
+    ax.set_title(f"population {mon.population}: firing rate ({bin_ms:g} ms bins, n = {mon.n})"
+                 f"{_copy_label(copy, batch)}")
     if new:
         ax.figure.tight_layout()
     return ax
+
+
+def _one_copy(values, copy, batched_ndim):
+    """Copy ``copy`` of an array with a batch axis at position 1 (``batched_ndim`` dimensions), else as is."""
+    if values.ndim != batched_ndim:
+        return values
+    if not 0 <= copy < values.shape[1]:
+        raise ValueError(f"parameter 'copy' must be in 0..{values.shape[1] - 1}, got {copy}")
+    return values[:, copy]
+
+
+def _copy_label(copy, batch):
+    return f" (copy {copy} of {batch})" if batch > 1 else ""
 
 
 def _save(fig, path):

@@ -8,8 +8,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 from compsim import plot  # noqa: E402
-from compsim.io.hdf5 import H5Writer  # noqa: E402
-from compsim.io.hdf5 import load  # noqa: E402
+from compsim.io.hdf5 import H5Writer, load  # noqa: E402
 
 DT = 0.1
 N_HID = 50
@@ -104,3 +103,24 @@ def test_summary_figures(results, tmp_path):
                      "run1_out_spikes_raster.png", "run1_out_spikes_rate.png"]
     for p in paths:
         assert_png(p)
+
+
+def test_batched_results_plot_one_copy(tmp_path):
+    from compsim.data.mnist import load_mnist
+    from compsim.models.segdend import build_segregated_network
+
+    seg = build_segregated_network(20, dt=1.0, batch=3)
+    seg.inp.set_image(load_mnist(3)[0])
+    seg.net.record(seg.hid, "v_soma", neurons=[0, 1])
+    seg.net.record_spikes(seg.hid)
+    seg.net.record_rate(seg.hid)
+    res = seg.net.run(30.0)
+    fig = plot.voltage_traces(res, "hid_state", copy=2)
+    np.testing.assert_array_equal(fig.axes[0].lines[1].get_ydata(), res.state["hid_state"]["v_soma"][:, 2, 1])
+    assert "copy 2 of 3" in fig.axes[0].get_title()
+    ax = plot.raster(res, "hid_spikes", copy=1)
+    assert ax.lines[0].get_xdata().size == res.spikes["hid_spikes"].of_copy(1).count()
+    assert "copy 1 of 3" in plot.population_rate(res, "hid_rate", copy=1).get_title()
+    with pytest.raises(ValueError, match="'copy'"):
+        plot.voltage_traces(res, "hid_state", copy=3)
+    assert len(plot.summary_figures(res, tmp_path)) == 3
