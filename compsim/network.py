@@ -326,7 +326,7 @@ class Network:
         t1 = time.perf_counter()
         fn = cpu.load(text)
         self._program = (fn, args, text, [s for _, stages in plan for s in stages])
-        if self.step == 0 and self.store._initial is None:
+        if self.step == 0 and not self.store.has_initial:
             self.store.remember_initial()
         self._compile_check()
         self.timings["build_s"] += t1 - t0

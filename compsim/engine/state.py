@@ -90,6 +90,11 @@ class StateStore:
         return self._slots[key].doc
 
     # -- initial state ------------------------------------------------------------
+    @property
+    def has_initial(self):
+        """Whether the initial state has been remembered (at the first build)."""
+        return self._initial is not None
+
     def remember_initial(self):
         """Keep a copy of the current ``state`` arrays as the initial state (done at the first build)."""
         self._initial = {k: a.copy() for k, a in self.items("state")}
