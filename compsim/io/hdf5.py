@@ -39,7 +39,10 @@ to the last flush, with ``complete`` = 0. Such a file is still marked as
 open by a SWMR writer: :func:`read` opens it in SWMR-read mode; other tools
 may need ``h5clear -s FILE`` first. On a normal close the final
 ``t_end_ms`` and ``complete`` = 1 are written as root attributes. The file
-uses the HDF5 1.10 format (``libver="latest"``), readable by HDF5 >= 1.10.
+uses the HDF5 1.10 format (``libver=("v110", "v110")``: the oldest format
+with SWMR, and no newer one), readable by HDF5 1.10 and later tools (h5dump,
+HDFView, MATLAB, h5py on any HDF5 >= 1.10); ``libver="latest"`` would write
+the format of the bundled library (HDF5 2.0), which 1.10-1.14 cannot read.
 """
 from __future__ import annotations
 
@@ -55,7 +58,7 @@ from compsim.results import PopulationRate, Results, SpikeTrain, StateTrace
 #: Target number of elements per chunk of a growable dataset. Each flush rewrites the
 #: last, partly filled chunk, so chunks are kept small enough for frequent flushes.
 CHUNK_ELEMENTS = 16384
-_LIBVER = "latest"  # single-writer/multiple-reader (SWMR) needs the HDF5 1.10+ format
+_LIBVER = ("v110", "v110")  # the oldest format with SWMR; also the newest: files stay readable by HDF5 1.10+
 _COMPRESSION = {"compression": "gzip", "compression_opts": 1, "shuffle": True}
 
 
