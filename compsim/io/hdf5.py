@@ -4,10 +4,13 @@ File layout (plain groups, datasets and attributes; readable with any HDF5
 tool such as ``h5dump``, h5py, MATLAB or HDFView; no pickled objects)::
 
     /                  attrs: dt_ms (float, ms), seed (int, or JSON "null"),
-                              t_end_ms (float, ms simulated so far),
+                              t_end_ms (float, ms simulated; written when the file
+                              is closed: while a run writes, and in the file of a
+                              killed run, the dataset /t_end_ms holds it),
                               complete (int8: 1 once the run finished, 0 otherwise),
                               created (ISO 8601 UTC time), compsim_version,
                               numba_version, numpy_version, h5py_version,
+                              hdf5_version (of the library that wrote the file),
                               python_version (str), network (JSON str),
                               json_attrs (JSON list naming the other attributes
                               stored as JSON strings), plus extra metadata
@@ -16,6 +19,8 @@ tool such as ``h5dump``, h5py, MATLAB or HDFView; no pickled objects)::
                                             units (JSON dict variable -> unit)
                               spikes, rate: n (int, population size)
                               rate:         dt_ms (float)
+    /t_end_ms          dataset (1,): ms simulated so far, updated at every flush
+    every dataset of samples or times has an attribute units ("ms" for t)
         state:   t (float64, ms, (S,)), neurons (int64, (K,)),
                  <variable> (S, K) for each variable, in the monitor's dtype;
                  (S, B, K) when the network runs B > 1 copies (batch axis)
@@ -103,13 +108,15 @@ class H5Writer(Writer):
         self._file = h5py.File(self.path, "r+" if self.append else "w", libver=_LIBVER)
         try:
             if self.append:
-                self.attrs["t_end_ms"] = float(self._file.attrs.get("t_end_ms", 0.0))
-                if "t_end_ms" in self._file:
-                    self.attrs["t_end_ms"] = max(self.attrs["t_end_ms"], float(self._file["t_end_ms"][0]))
+                self.attrs["t_end_ms"] = float(self._file["t_end_ms"][0])
                 self._file.attrs["complete"] = np.int8(0)
+                if "t_end_ms" in self._file.attrs:  # while writing, the end time lives in the dataset only
+                    del self._file.attrs["t_end_ms"]
                 self._file.flush()
                 return
             for key, value in self.attrs.items():
+                if key == "t_end_ms":  # written at close; until then the dataset /t_end_ms holds it
+                    continue
                 if key == "complete":
                     value = np.int8(value)
                 elif key in self._json_keys:
@@ -137,15 +144,15 @@ class H5Writer(Writer):
             g.attrs["every"] = spec.every
             g.attrs["variables"] = json.dumps(list(spec.variables))
             g.attrs["units"] = json.dumps(spec.units)
-            _growable(g, "t", np.float64)
+            _growable(g, "t", np.float64).attrs["units"] = "ms"
             g.create_dataset("neurons", data=spec.neurons)
             for var in spec.variables:
-                _growable(g, var, spec.dtype, (*copies, spec.neurons.size))
+                _growable(g, var, spec.dtype, (*copies, spec.neurons.size)).attrs["units"] = spec.units[var]
             return
         if spec.n > np.iinfo(np.int32).max:
             raise ValueError(f"parameter 'n' exceeds the int32 range of the file, got {spec.n}")
         g.attrs["n"] = spec.n
-        _growable(g, "t", np.float64)
+        _growable(g, "t", np.float64).attrs["units"] = "ms"
         if spec.kind == "spikes":
             _growable(g, "i", np.int32)
             if copies:

@@ -26,7 +26,7 @@ from compsim.checks import check_count, check_positive
 
 #: Root attributes set by the writer; metadata may not use these names.
 RESERVED_ATTRS = ("t_end_ms", "complete", "created", "compsim_version", "numba_version",
-                  "numpy_version", "h5py_version", "python_version", "json_attrs")
+                  "numpy_version", "h5py_version", "hdf5_version", "python_version", "json_attrs")
 
 
 def _dist_version(dist):
@@ -34,6 +34,14 @@ def _dist_version(dist):
         return _metadata.version(dist)
     except _metadata.PackageNotFoundError:
         return "not installed"
+
+
+def _hdf5_version():
+    try:
+        import h5py
+    except ImportError:
+        return "not installed"
+    return h5py.version.hdf5_version
 
 
 def _json_default(obj):
@@ -83,6 +91,7 @@ def _root_attrs(metadata):
              "numba_version": _dist_version("numba"),
              "numpy_version": np.__version__,
              "h5py_version": _dist_version("h5py"),
+             "hdf5_version": _hdf5_version(),
              "python_version": platform.python_version()}
     json_keys = []
     for key, value in metadata.items():
