@@ -28,6 +28,7 @@ from .engine import checkpoint, cpu
 from .engine.plan import build_plan, describe_plan
 from .engine.state import StateStore
 from .io.hdf5 import H5Writer
+from .interrupts import deferred_signals
 from .io.memory import MemoryWriter
 from .model import Model, Population, check_method
 from .monitors import AverageMonitor, EventMonitor, RateMonitor, SpikeMonitor, StateMonitor, WeightMonitor
@@ -448,21 +449,23 @@ class Network:
             stage.before_run(self, end)
         start_wall = time.perf_counter()
         t_start = self.t
-        while self.step < end:
-            n = min(chunk, end - self.step)
-            for stage in stages:
-                stage.before_chunk(self, self.step, n)
-            t0 = time.perf_counter()
-            done, stop = self._call(n)
-            self.timings["run_s"] += time.perf_counter() - t0
-            self.step += done
-            for stage in stages:
-                stage.after_chunk(self, writer)
-            writer.flush(self.t)
-            if stop == cpu.STOP_NONFINITE:
-                self._diverged()
-            if progress:
-                _report_progress(self.t - t_start, n_total * self.dt, time.perf_counter() - start_wall)
+        with deferred_signals() as signals:  # Ctrl-C / SIGTERM stop the run between two chunks
+            while self.step < end:
+                n = min(chunk, end - self.step)
+                for stage in stages:
+                    stage.before_chunk(self, self.step, n)
+                t0 = time.perf_counter()
+                done, stop = self._call(n)
+                self.timings["run_s"] += time.perf_counter() - t0
+                self.step += done
+                for stage in stages:
+                    stage.after_chunk(self, writer)
+                writer.flush(self.t)
+                if stop == cpu.STOP_NONFINITE:
+                    self._diverged()
+                if progress:
+                    _report_progress(self.t - t_start, n_total * self.dt, time.perf_counter() - start_wall)
+                signals.raise_if_signalled()
         if progress:
             sys.stderr.write("\n")
 
