@@ -23,24 +23,33 @@ def _run(args):
 
 
 def _info(args):
-    from .io.hdf5 import load
+    from .io.hdf5 import read_metadata
 
-    res = load(args.file)
-    print(res.summary())
-    attrs = {k: v for k, v in res.attrs.items() if k != "network"}
+    attrs, network, monitors = read_metadata(args.file)  # never reads the recorded data
+    status = "complete" if attrs.get("complete") else "INCOMPLETE"
+    print(f"{args.file}: dt = {attrs.get('dt_ms')} ms, t_end = {attrs.get('t_end_ms')} ms, "
+          f"seed = {attrs.get('seed')}, batch = {attrs.get('batch', 1)}, {status}")
+    for name, mon in monitors.items():
+        shapes = ", ".join(f"{k} {tuple(v)}" for k, v in mon["datasets"].items())
+        print(f"  {mon['kind']:7s} {name!r} on {mon['population']!r}: {shapes}")
     print("attributes:")
     for key in sorted(attrs):
         print(f"  {key}: {attrs[key]}")
-    net = res.network or {}
+    net = network or {}
     print("populations:")
     for name, pop in net.get("populations", {}).items():
-        params = ", ".join(f"{k}={v['value']:g} {v['unit']}" for k, v in pop.get("params", {}).items())
+        params = ", ".join(f"{k}={_value(v['value'])} {v['unit']}" for k, v in pop.get("params", {}).items())
         print(f"  {name}: {pop['model']}({pop['n']}) {params}")
     print("projections:")
     for proj in net.get("projections", []):
         print(f"  {proj['pre']} -> {proj['post']}.{proj['target']}: {proj['kind']}, {proj['n_synapses']} synapses, "
               f"delay {proj['delay_steps']} steps, {json.dumps(proj['synapse'])}")
     return 0
+
+
+def _value(v):
+    """A parameter value for display: a number, or the per-copy values of a sweep."""
+    return f"{v:g}" if isinstance(v, (int, float)) else "[" + ", ".join(f"{x:g}" for x in v) + "]"
 
 
 def _plot(args):

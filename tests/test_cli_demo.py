@@ -89,3 +89,16 @@ def test_stdp_example(tmp_path):
     assert res.state["weights"]["w"].shape == (20, 1000) and res.attrs["complete"]
     assert (tmp_path / "stdp_output" / "weights.png").stat().st_size > 10000
     assert "output rate" in proc.stdout
+
+
+def test_info_reads_metadata_of_a_batched_sweep(tmp_path, capsys):
+    from compsim.cli import main
+    from compsim.models import CobaLIF
+
+    net = cs.Network(dt=0.1, batch=2)
+    lif = net.add(CobaLIF(4, tau_m=[10.0, 20.0]), name="lif")
+    net.record(lif, "v")
+    net.run(5.0, output=tmp_path / "sweep.h5")
+    assert main(["info", str(tmp_path / "sweep.h5")]) == 0
+    out = capsys.readouterr().out
+    assert "batch = 2, complete" in out and "v (50, 2, 4)" in out and "tau_m=[10, 20] ms" in out

@@ -268,6 +268,31 @@ def read(source):
         return _read(f)
 
 
+def read_metadata(path):
+    """Root attributes, network description and, per monitor, its attributes and dataset shapes.
+
+    Reads no recorded data (a file of any size answers at once); for ``compsim info``.
+    Returns ``(attrs, network, monitors)``.
+    """
+    try:
+        f = h5py.File(path, "r")
+    except OSError:
+        f = h5py.File(path, "r", swmr=True)
+    with f:
+        raw = {k: _attr(v) for k, v in f.attrs.items()}
+        json_keys = json.loads(raw.pop("json_attrs", "[]"))
+        network = json.loads(raw.pop("network", "{}"))
+        attrs = {k: json.loads(v) if k in json_keys else v for k, v in raw.items()}
+        attrs["complete"] = bool(attrs.get("complete", False))
+        if "t_end_ms" in f and not attrs["complete"]:
+            attrs["t_end_ms"] = float(f["t_end_ms"][0])
+        monitors = {}
+        for name, g in f.get("monitors", {}).items():
+            monitors[name] = {"kind": _attr(g.attrs["kind"]), "population": _attr(g.attrs["population"]),
+                              "datasets": {k: d.shape for k, d in g.items()}}
+    return attrs, network, monitors
+
+
 def _read(f):
     raw = {k: _attr(v) for k, v in f.attrs.items()}
     json_keys = json.loads(raw.pop("json_attrs", "[]"))
