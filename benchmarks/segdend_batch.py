@@ -29,11 +29,11 @@ from compsim.data.mnist import load_mnist
 from compsim.models.segdend import build_segregated_network
 
 batch, n_images, phase_ms, threads = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4])
-spike_mode = sys.argv[5]
+spike_mode, dtype = sys.argv[5], sys.argv[6]
 numba.set_num_threads(threads)
 images, _ = load_mnist(n_images)
 seg = build_segregated_network(500, seed=0, dt=1.0, batch=batch, parallel=threads > 1, threads=threads,
-                               spike_mode=spike_mode)
+                               spike_mode=spike_mode, dtype=dtype)
 avg = seg.net.average(seg.out, ["v_soma"])
 
 def present(block):
@@ -54,10 +54,10 @@ print("RESULT " + json.dumps({"batch": batch, "images": n_images, "seconds": ela
 """
 
 
-def measure(batch, images, phase_ms, threads, spike_mode):
+def measure(batch, images, phase_ms, threads, spike_mode, dtype):
     env = dict(os.environ, NUMBA_NUM_THREADS=str(max(threads, 1)))
     proc = subprocess.run([sys.executable, "-c", WORKER, str(batch), str(images), str(phase_ms), str(threads),
-                           spike_mode],
+                           spike_mode, dtype],
                           capture_output=True, text=True, env=env, timeout=3600)
     if proc.returncode != 0:
         raise RuntimeError(f"worker for batch {batch} failed:\n{proc.stderr}")
@@ -72,6 +72,7 @@ def main(argv=None):
     ap.add_argument("--phase-ms", type=float, default=50.0)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--spike-mode", choices=("bernoulli", "poisson"), default="bernoulli")
+    ap.add_argument("--dtype", choices=("float64", "float32"), default="float64")
     ap.add_argument("--repeats", type=int, default=3, help="fresh processes per batch size; the median is shown")
     ap.add_argument("--json", help="write the records to this file")
     args = ap.parse_args(argv)
@@ -80,12 +81,12 @@ def main(argv=None):
     if bad:
         ap.error(f"--images {args.images} is not a multiple of batch size(s) {bad}")
     print(f"segregated 784-500-10 forward pass, dt = 1 ms, phase {args.phase_ms:g} ms, {args.images} MNIST images, "
-          f"{args.spike_mode} spikes, {args.threads} thread(s), median of {args.repeats} fresh processes")
+          f"{args.spike_mode} spikes, {args.dtype}, {args.threads} thread(s), median of {args.repeats} fresh processes")
     records, medians = [], {}
     for b in batches:
         runs = []
         for _ in range(args.repeats):
-            runs.append(measure(b, args.images, args.phase_ms, args.threads, args.spike_mode))
+            runs.append(measure(b, args.images, args.phase_ms, args.threads, args.spike_mode, args.dtype))
             time.sleep(0.1)
         records += runs
         rates = sorted(r["images_per_s"] for r in runs)
