@@ -19,12 +19,12 @@ B = 8
 DURATION = 150.0  # ms
 
 
-def sparse_net(batch, first_copy=0, tau_m=20.0, copies=range(B)):
+def sparse_net(batch, first_copy=0, tau_m=20.0, copies=range(B), **options):
     """Poisson drive -> CobaLIF E/I with FixedProbability / FixedInDegree, a delay and a double exponential.
 
     Initial potentials differ per copy (row b of a fixed table), so that copies differ beyond their noise.
     """
-    net = cs.Network(dt=0.1, seed=11, batch=batch, first_copy=first_copy)
+    net = cs.Network(dt=0.1, seed=11, batch=batch, first_copy=first_copy, **options)
     v0 = -60.0 + np.random.default_rng(5).uniform(-8.0, 8.0, (B, 80))
     rates = np.random.default_rng(6).uniform(5.0, 40.0, (B, 50))
     drive = net.add(cs.PoissonSource(50), name="drive")
@@ -127,3 +127,23 @@ def test_per_copy_inputs_are_checked():
     with pytest.raises(ValueError, match="'v'"):
         pop["v"] = np.zeros((2, 3))
     assert pop["v"].shape == (4, 3)
+
+
+def test_threads_over_copies_give_the_same_results():
+    serial = sparse_net(B, parallel=False).run(DURATION)
+    threaded = sparse_net(B, parallel=True, threads=2).run(DURATION)
+    for b in range(B):
+        assert_copy_equals_single(threaded, _single_view(serial, b), b)
+
+
+def _single_view(results, b):
+    """Copy ``b`` of batched results, shaped like a single-copy run's."""
+    from compsim.results import PopulationRate, Results, StateTrace
+
+    out = Results(attrs=results.attrs, network=results.network)
+    out.spikes = {k: v.of_copy(b) for k, v in results.spikes.items()}
+    out.state = {k: StateTrace(v.name, v.population, v.t, v.neurons, {n: a[:, b] for n, a in v.values.items()},
+                               v.units, v.every) for k, v in results.state.items()}
+    out.rates = {k: PopulationRate(v.name, v.population, v.n, v.t, v.counts[:, b], v.dt)
+                 for k, v in results.rates.items()}
+    return out
