@@ -7,7 +7,6 @@ into another structure (a clear ValueError naming the mismatch) and
 import importlib
 import subprocess
 import sys
-import textwrap
 
 import numpy as np
 import pytest

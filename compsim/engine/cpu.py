@@ -178,7 +178,7 @@ def generate(plan, store, parallel):
 
 def divergence_lines(population_index, cell):
     """Lines recording that cell ``cell`` (copy * n + neuron) of a population diverged; the first report wins."""
-    return [f"if status[STOP_REASON] != STOP_NONFINITE:", "    status[STOP_REASON] = STOP_NONFINITE",
+    return ["if status[STOP_REASON] != STOP_NONFINITE:", "    status[STOP_REASON] = STOP_NONFINITE",
             f"    status[BAD_POPULATION] = {population_index}", f"    status[BAD_CELL] = {cell}",
             "    status[BAD_STEP] = step"]
 
