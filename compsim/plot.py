@@ -110,7 +110,7 @@ def voltage_traces(source, name=None, *, neurons=None, vars=None, ax=None, copy=
         for k in cols:
             a.plot(trace.t, values[:, k], lw=1, label=f"neuron {trace.neurons[k]}")
         unit = trace.units.get(var, "")
-        a.set_ylabel(f"{var} ({unit})" if unit else var)
+        a.set_ylabel(f"{var} ({unit})" if unit not in ("", "1") else var)  # "1": dimensionless, no unit
     axes[-1].set_xlabel("time (ms)")
     batch = trace.values[variables[0]].shape[1] if trace.values[variables[0]].ndim == 3 else 1
     axes[0].set_title(f"population {trace.population}: {', '.join(variables)}{_copy_label(copy, batch)}")

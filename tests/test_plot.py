@@ -118,6 +118,7 @@ def test_batched_results_plot_one_copy(tmp_path):
     fig = plot.voltage_traces(res, "hid_state", copy=2)
     np.testing.assert_array_equal(fig.axes[0].lines[1].get_ydata(), res.state["hid_state"]["v_soma"][:, 2, 1])
     assert "copy 2 of 3" in fig.axes[0].get_title()
+    assert fig.axes[0].get_ylabel() == "v_soma"  # dimensionless: no "(1)"
     ax = plot.raster(res, "hid_spikes", copy=1)
     assert ax.lines[0].get_xdata().size == res.spikes["hid_spikes"].of_copy(1).count()
     assert "copy 1 of 3" in plot.population_rate(res, "hid_rate", copy=1).get_title()
