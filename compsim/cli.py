@@ -2,7 +2,7 @@
 
 ``compsim run SCRIPT [ARGS...]``   run a simulation script (as ``python SCRIPT``)
 ``compsim info FILE.h5``           what a result file holds: monitors, sizes, metadata, versions
-``compsim plot FILE.h5 -o DIR``    traces, rasters and population rates as PNG
+``compsim plot FILE.h5 -o DIR``    traces, rasters and population rates as PNG (``--copy B`` for batched runs)
 ``compsim demo [-o DIR]``          the main demo (COBA and the segregated-dendrite network on MNIST)
 ``compsim validate SCRIPT``        compare the script's network with Brian2; non-zero exit on disagreement
 """
@@ -56,7 +56,7 @@ def _plot(args):
     from .plot import summary_figures
     from .io.hdf5 import load
 
-    paths = summary_figures(load(args.file), args.outdir, prefix=args.prefix)
+    paths = summary_figures(load(args.file), args.outdir, prefix=args.prefix, copy=args.copy)
     for p in paths:
         print(p)
     return 0
@@ -95,6 +95,7 @@ def main(argv=None):
     p.add_argument("file")
     p.add_argument("-o", "--outdir", default=".", help="output directory (default: current)")
     p.add_argument("--prefix", default="", help="prefix of the PNG file names")
+    p.add_argument("--copy", type=int, default=0, help="batch copy to plot in files of batched runs (default 0)")
     p.set_defaults(func=_plot)
     sub.add_parser("demo", help="run the main demo (compsim demo -h for options)")
     sub.add_parser("validate", help="validate a script's network against Brian2 (compsim validate -h)")

@@ -240,7 +240,7 @@ def _save(fig, path):
     return path
 
 
-def summary_figures(results, outdir, prefix=""):
+def summary_figures(results, outdir, prefix="", copy=0):
     """Write PNG figures of every monitor.
 
     One traces figure per state monitor (``<prefix><name>_traces.png``), one
@@ -256,6 +256,8 @@ def summary_figures(results, outdir, prefix=""):
         Output directory, created if missing.
     prefix : str
         Prepended to every file name.
+    copy : int
+        Batch copy to draw for monitors with a batch axis (default 0).
 
     Returns
     -------
@@ -270,18 +272,18 @@ def summary_figures(results, outdir, prefix=""):
     for name, trace in results.state.items():
         nvars = len(trace.vars)
         fig = Figure(figsize=(7, 1.2 + 1.8 * nvars))
-        voltage_traces(results, name, ax=fig.subplots(nvars, 1, sharex=True, squeeze=False)[:, 0])
+        voltage_traces(results, name, ax=fig.subplots(nvars, 1, sharex=True, squeeze=False)[:, 0], copy=copy)
         paths.append(_save(fig, outdir / f"{prefix}{name}_traces.png"))
     rate_populations = {r.population for r in results.rates.values()}
     rate_sources = list(results.rates)
     for name, train in results.spikes.items():
         fig = Figure(figsize=(7, 4))
-        raster(results, name, ax=fig.subplots())
+        raster(results, name, ax=fig.subplots(), copy=copy)
         paths.append(_save(fig, outdir / f"{prefix}{name}_raster.png"))
         if train.population not in rate_populations:
             rate_sources.append(name)
     for name in rate_sources:
         fig = Figure(figsize=(7, 3))
-        population_rate(results, name, ax=fig.subplots())
+        population_rate(results, name, ax=fig.subplots(), copy=copy)
         paths.append(_save(fig, outdir / f"{prefix}{name}_rate.png"))
     return paths

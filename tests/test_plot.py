@@ -124,4 +124,9 @@ def test_batched_results_plot_one_copy(tmp_path):
     assert "copy 1 of 3" in plot.population_rate(res, "hid_rate", copy=1).get_title()
     with pytest.raises(ValueError, match="'copy'"):
         plot.voltage_traces(res, "hid_state", copy=3)
-    assert len(plot.summary_figures(res, tmp_path)) == 3
+    assert len(plot.summary_figures(res, tmp_path, copy=2)) == 3
+    from compsim.cli import main
+
+    seg.net.run(10.0, output=tmp_path / "b.h5")
+    assert main(["plot", str(tmp_path / "b.h5"), "-o", str(tmp_path / "figs"), "--copy", "1"]) == 0
+    assert len(list((tmp_path / "figs").glob("*.png"))) == 3
