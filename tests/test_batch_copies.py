@@ -19,19 +19,22 @@ B = 8
 DURATION = 150.0  # ms
 
 
-def sparse_net(batch, first_copy=0, tau_m=20.0, copies=range(B), **options):
+def sparse_net(batch, first_copy=0, tau_m=20.0, copies=range(B), rates=None, **options):
     """Poisson drive -> CobaLIF E/I with FixedProbability / FixedInDegree, a delay and a double exponential.
 
     Initial potentials differ per copy (row b of a fixed table), so that copies differ beyond their noise.
     """
     net = cs.Network(dt=0.1, seed=11, batch=batch, first_copy=first_copy, **options)
     v0 = -60.0 + np.random.default_rng(5).uniform(-8.0, 8.0, (B, 80))
-    rates = np.random.default_rng(6).uniform(5.0, 40.0, (B, 50))
+    table = np.random.default_rng(6).uniform(5.0, 40.0, (B, 50))
     drive = net.add(cs.PoissonSource(50), name="drive")
     exc = net.add(CobaLIF(80, tau_m=tau_m), name="exc")
     inh = net.add(CobaLIF(20), name="inh")
     rows = list(copies)
-    drive.set_rates(rates[rows] if batch > 1 else rates[rows[0]])
+    if rates is None:  # constant rates, one row per copy
+        drive.set_rates(table[rows] if batch > 1 else table[rows[0]])
+    else:  # given per step: (n_steps, B, 50) in a batch, (n_steps, 50) alone
+        drive.set_rates(rates)
     exc["v"] = v0[rows] if batch > 1 else v0[rows[0]]
     net.connect(drive, exc, "ge", 3.0, connectivity=cs.FixedProbability(0.3))
     net.connect(drive, inh, "ge", 3.0, connectivity=cs.FixedInDegree(8))
@@ -87,6 +90,15 @@ def test_segregated_network_copies_equal_single_runs():
         one.inp.set_image(images[b])
         one.out.teach(np.eye(10)[b % 10] * 0.8)
         assert_copy_equals_single(batched, one.net.run(120.0), b)
+
+
+def test_per_step_per_copy_rates_equal_single_runs():
+    steps = 1000
+    grid = np.random.default_rng(9).uniform(0.0, 60.0, (steps, B, 50))
+    batched = sparse_net(B, rates=grid).run(steps * 0.1)
+    for b in (0, 3, B - 1):
+        single = sparse_net(1, first_copy=b, copies=[b], rates=grid[:, b]).run(steps * 0.1)
+        assert_copy_equals_single(batched, single, b)
 
 
 def test_parameter_sweep_equals_separate_runs():

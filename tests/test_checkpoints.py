@@ -126,6 +126,10 @@ def test_restoring_into_another_structure_names_the_mismatch(tmp_path):
         build_coba(200, seed=2, batch=2).net.restore_checkpoint(tmp_path / "ck.h5")
     with pytest.raises(ValueError, match=r"network\.seed"):
         build_coba(200, seed=3).net.restore_checkpoint(tmp_path / "ck.h5")
+    with pytest.raises(ValueError, match=r"network\.dt_ms"):
+        build_coba(200, seed=2, dt=0.05).net.restore_checkpoint(tmp_path / "ck.h5")
+    with pytest.raises(ValueError, match=r"network\.first_copy"):
+        build_coba(200, seed=2, first_copy=1).net.restore_checkpoint(tmp_path / "ck.h5")
     other = build_coba(200, seed=2)
     other.net.connect(other.exc, other.exc, "I", 1.0)
     with pytest.raises(ValueError, match=r"projections has 4 entries in the checkpoint, 5 in this network"):
