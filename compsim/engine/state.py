@@ -79,15 +79,9 @@ class StateStore:
     def get(self, owner, field):
         return self._slots[self.key(owner, field)].array
 
-    def has(self, owner, field):
-        return self.key(owner, field) in self._slots
-
     def items(self, *kinds):
         """``(key, array)`` of the slots of the given kinds, in declaration order."""
         return [(k, s.array) for k, s in self._slots.items() if s.kind in kinds]
-
-    def doc(self, key):
-        return self._slots[key].doc
 
     # -- initial state ------------------------------------------------------------
     @property

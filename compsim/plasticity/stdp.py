@@ -130,11 +130,13 @@ def _depress(w, x_post, count, k):
 
 
 @njit(cache=True, inline="always")
-def _decay(trace, factor):
-    for b in range(trace.shape[0]):
-        row = trace[b]
-        for i in range(row.shape[0]):
-            row[i] *= factor
+def _decay_traces(x_pre, x_post, k):
+    """Both traces decay by one step: ``x_pre *= exp(-dt/tau_plus)``, ``x_post *= exp(-dt/tau_minus)``."""
+    for trace, factor in ((x_pre, k[0]), (x_post, k[1])):
+        for b in range(trace.shape[0]):
+            row = trace[b]
+            for i in range(row.shape[0]):
+                row[i] *= factor
 
 
 @njit(cache=True, inline="always")
@@ -144,9 +146,12 @@ def _spike_trace(trace, i, count, nearest):
 
 @njit(cache=True)
 def pair_stdp_dense(pre_spk, pre_nsp, pre_cnt, post_spk, post_nsp, post_cnt, x_pre, x_post, k, wt):
-    """One step of pair STDP on dense weights ``wt`` (n_pre, n_post), copies in order 0, 1, ..."""
-    _decay(x_pre, k[0])
-    _decay(x_post, k[1])
+    """One step of pair STDP on dense weights ``wt`` (n_pre, n_post), copies in order 0, 1, ...
+
+    The dense and sparse kernels share the trace and weight updates; they differ in how a
+    presynaptic row and a postsynaptic column of weights are reached.
+    """
+    _decay_traces(x_pre, x_post, k)
     for b in range(x_pre.shape[0]):
         for s in range(pre_nsp[b]):
             j = pre_spk[b, s]
@@ -168,8 +173,7 @@ def pair_stdp_dense(pre_spk, pre_nsp, pre_cnt, post_spk, post_nsp, post_cnt, x_p
 def pair_stdp_sparse(pre_spk, pre_nsp, pre_cnt, post_spk, post_nsp, post_cnt, x_pre, x_post, k,
                      indptr, indices, w, by_post, by_post_pre, by_post_ptr):
     """One step of pair STDP on CSR weights ``w`` (rows by presynaptic neuron), copies in order."""
-    _decay(x_pre, k[0])
-    _decay(x_post, k[1])
+    _decay_traces(x_pre, x_post, k)
     for b in range(x_pre.shape[0]):
         for s in range(pre_nsp[b]):
             j = pre_spk[b, s]
