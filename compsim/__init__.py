@@ -15,11 +15,11 @@ from . import plasticity
 from .network import Network, SimulationDiverged
 from .io.hdf5 import load
 from .sources import PoissonSource, SpikeTrainSource
-from .synapses import DoubleExponential, Exponential
+from .synapses import DoubleExponential, Exponential, TruncatedDoubleExponential
 
 __all__ = [
     "__version__", "Network", "SimulationDiverged", "PoissonSource", "SpikeTrainSource",
-    "FixedProbability", "FixedInDegree", "Explicit", "Exponential", "DoubleExponential", "load", "plasticity",
+    "FixedProbability", "FixedInDegree", "Explicit", "Exponential", "DoubleExponential", "TruncatedDoubleExponential", "load", "plasticity",
 ]
 
 

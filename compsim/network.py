@@ -101,7 +101,7 @@ class Network:
         self.chunk_steps = check_count("chunk_steps", chunk_steps, owner="Network")
         self.parallel = check_choice("parallel", parallel, ("auto", True, False), owner="Network")
         self.threads = None if threads is None else check_count("threads", threads, owner="Network")
-        self.populations, self.projections, self.monitors = [], [], []
+        self.populations, self.projections, self.monitors, self.protocols = [], [], [], []
         self.store = StateStore()
         self.step = 0
         self.timings = {"build_s": 0.0, "compile_s": 0.0, "run_s": 0.0}
@@ -174,6 +174,15 @@ class Network:
         self.projections.append(proj)
         self._changed()
         return proj
+
+    def add_protocol(self, protocol):
+        """Let ``protocol`` drive the network from inside the compiled loop (e.g. the two-phase training of
+        :mod:`compsim.protocols.two_phase`): it declares its arrays with ``attach(index)`` and contributes
+        stages; its stages run before those of populations, projections and monitors of the same phase."""
+        protocol.attach(len(self.protocols))
+        self.protocols.append(protocol)
+        self._changed()
+        return protocol
 
     def record(self, population, variables, *, every=1, neurons=None, name=None):
         """Record state ``variables`` of ``neurons`` (slice/array, default all) every ``every`` steps."""

@@ -24,7 +24,7 @@ from .checks import check_array, check_number
 from .connectivity import Explicit, FixedInDegree, FixedProbability
 from .engine import kernels
 from .engine.plan import Stage
-from .synapses import Exponential, default_synapse
+from .synapses import Exponential, TruncatedDoubleExponential, default_synapse
 
 
 class Projection:
@@ -40,8 +40,9 @@ class Projection:
         self.pre, self.post, self.target = pre, post, target
         self.store = network.store
         self.synapse = default_synapse(post, port) if synapse is None else synapse
-        if not isinstance(self.synapse, Exponential):
-            raise ValueError(f"{owner}: 'synapse' must be Exponential(...) or DoubleExponential(...), got {synapse!r}")
+        if not isinstance(self.synapse, (Exponential, TruncatedDoubleExponential)):
+            raise ValueError(f"{owner}: 'synapse' must be Exponential(...), DoubleExponential(...) or "
+                             f"TruncatedDoubleExponential(...), got {synapse!r}")
         dt = network.dt
         delay = check_number("delay", delay, lo=0.0, unit="ms", owner=owner)
         self.delay_steps = int(round(delay / dt))
@@ -81,10 +82,17 @@ class Projection:
             store.adopt(own, "indptr", indptr, kind="scratch", doc="CSR row pointers (by presynaptic neuron)")
         store.declare(own, "trace", (self.synapse.n_traces, batch, post.n), dtype, kind="state",
                       doc=f"synaptic trace(s) of {pre.name} -> {post.name}.{target}")
-        store.declare(own, "ring", (self.delay_steps + 1, batch, post.n), dtype, kind="state",
-                      doc=f"delay ring of {pre.name} -> {post.name}.{target}")
-        decay = self.synapse.decay_factors(dt, network.method) + [self.synapse.output_coefficient()]
-        store.adopt(own, "decay", np.array(decay), kind="scratch", doc="per-step decay factors, output coefficient")
+        if self.fir:  # ring slots: the jumps of the last n_taps steps, plus the delay
+            taps = self.synapse.taps(dt)
+            self.n_taps = taps.size
+            store.declare(own, "ring", (self.delay_steps + taps.size, batch, post.n), dtype, kind="state",
+                          doc=f"spike jumps of the last {taps.size} steps (and the delay) of {pre.name} -> {post.name}.{target}")
+            store.adopt(own, "decay", taps, kind="scratch", doc="kernel values kappa(k dt), k = 1 .. n_taps")
+        else:
+            store.declare(own, "ring", (self.delay_steps + 1, batch, post.n), dtype, kind="state",
+                          doc=f"delay ring of {pre.name} -> {post.name}.{target}")
+            decay = self.synapse.decay_factors(dt, network.method) + [self.synapse.output_coefficient()]
+            store.adopt(own, "decay", np.array(decay), kind="scratch", doc="per-step decay factors, output coefficient")
         self.rule = plasticity
         if plasticity is not None:
             from .plasticity import Rule
@@ -147,8 +155,16 @@ class Projection:
         np.add.at(W, (post, pre), self.store.get(self.owner, "w"))
         return W
 
+    @property
+    def fir(self):
+        """Whether the kernel is a finite impulse response (:class:`~compsim.TruncatedDoubleExponential`)."""
+        return isinstance(self.synapse, TruncatedDoubleExponential)
+
     def set_input(self, values):
         """Set the input this projection currently contributes to its port: (n_post,) or (B, n_post)."""
+        if self.fir:
+            raise ValueError(f"{self.pre.name} -> {self.post.name}.{self.target}: set_input needs a kernel with "
+                             f"traces; {self.synapse!r} has none (its input is a sum over past spikes)")
         batch = self.trace.shape[1]
         shape = (batch, self.post.n) if np.ndim(values) == 2 else (self.post.n,)
         v = check_array("values", values, shape, owner=f"{self.post.name}.{self.target}")
@@ -167,11 +183,13 @@ class Projection:
         Needed for delays; also used by two-trace kernels, so that a spike is
         delivered once (into the ring) instead of once per trace.
         """
-        return self.delay_steps > 0 or self.synapse.n_traces > 1
+        return self.delay_steps > 0 or self.synapse.n_traces != 1
 
     # -- code generation ------------------------------------------------------------
     def emit_input(self, f, x, first):
         """Lines of the post population's loop that add this projection's input to port variable ``x``."""
+        if self.fir:
+            return self._emit_fir_input(f, x, first)
         r = self.index
         tr, ring, decay = f.array(self.owner, "trace"), f.array(self.owner, "ring"), f.array(self.owner, "decay")
         n_traces = self.synapse.n_traces
@@ -187,6 +205,19 @@ class Projection:
         if n_traces == 2:
             body += [f"a2 = tr{r}_1[i] + jump", f"tr{r}_1[i] = a2 * d{r}[1]", f"a = d{r}[2] * (a - a2)"]
         body.append(f"{x} {'=' if first else '+='} a")
+        return {"head": head, "copy": copy, "body": body}
+
+    def _emit_fir_input(self, f, x, first):
+        """FIR kernel: ``x = sum_k kappa(k dt) * (jumps due k - 1 steps ago)``, k = 1 .. n_taps. The oldest slot
+        is zeroed after reading: this step's delivery writes into it (due delay_steps + 1 steps later)."""
+        r, n_taps = self.index, self.n_taps
+        ring, taps = f.array(self.owner, "ring"), f.array(self.owner, "decay")
+        head = [f"k{r} = ({', '.join(f'{taps}[{k}]' for k in range(n_taps))},)"]
+        head += [f"slot{r}_{k} = (step - {k}) % {ring}.shape[0]" for k in range(n_taps)]
+        copy = [f"ring{r}_{k} = {ring}[slot{r}_{k}, b]" for k in range(n_taps)]
+        body = [f"a = {' + '.join(f'k{r}[{k}] * ring{r}_{k}[i]' for k in range(n_taps))}",
+                f"ring{r}_{n_taps - 1}[i] = 0.0",
+                f"{x} {'=' if first else '+='} a"]
         return {"head": head, "copy": copy, "body": body}
 
     def stages(self):
@@ -225,9 +256,9 @@ class _Delivery(Stage):
         j = self.subject
         own = j.pre.owner
         spikes = f"{out.array(own, 'spk')}, {out.array(own, 'nsp')}, {out.array(own, 'cnt')}[0]"
-        if j.uses_ring:
+        if j.uses_ring:  # read from step + delay_steps + 1 on (a FIR kernel keeps reading it n_taps steps)
             ring = out.array(j.owner, "ring")
-            target = f"{ring}[step % {ring}.shape[0]]"  # read again at step + delay_steps + 1
+            target = f"{ring}[(step + {j.delay_steps + 1}) % {ring}.shape[0]]"
         else:
             target = f"{out.array(j.owner, 'trace')}[0]"
         args = ", ".join(out.array(j.owner, f) for f in self.fields)

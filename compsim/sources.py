@@ -71,6 +71,23 @@ class PoissonSource(Population):
         if self.network is not None or callable(rates) or np.ndim(rates) < 2:
             self._rates, self._constant = self._normalise(rates)
 
+    def rates_buffer(self):
+        """Switch to constant per-copy rates held in one zero-filled array (1, B, n) (Hz) and return it.
+
+        For protocols that change the rates from inside the compiled loop
+        (e.g. a new image per copy at the start of a phase); check the largest
+        rate they will write with :meth:`check_rate`.
+        """
+        if self.network is None:
+            raise ValueError(f"PoissonSource '{self.name}': rates_buffer needs the source to be in a network")
+        buffer = np.zeros((1, self.batch, self.n))
+        self._given, self._rates, self._constant = buffer, buffer, True
+        return buffer
+
+    def check_rate(self, max_rate):
+        """Raise if ``max_rate`` (Hz) is too high for this source's spike mode at the network's dt."""
+        self._check_bernoulli(np.array([max_rate], dtype=np.float64))
+
     def _normalise(self, rates, source=""):
         """``(array (S, copies, n) or callable, constant)`` for the network's batch size."""
         if callable(rates):

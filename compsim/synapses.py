@@ -14,6 +14,13 @@ these traces over the projections that target it.
     kept as two traces ``x_d``, ``x_r`` that both jump by ``w`` and decay with
     their own time constant; the port sees ``(x_d - x_r) / (tau_decay - tau_rise)``.
 
+``TruncatedDoubleExponential(tau_rise, tau_decay, length)``
+    the same kernel sampled at the steps ``k dt``, k = 1 .. ``length / dt``, and
+    cut there (a finite impulse response): the port sees
+    ``sum_k kappa(k dt) u(t - k)``, with ``u(s)`` the weighted spike count of step
+    ``s``. This is the original segregated-dendrite code's kernel (10 steps of
+    1 ms; the 10 taps sum to 0.510, about half of the untruncated kernel's mass).
+
 Decay per step: ``exp(-dt/tau)`` for ``exponential_euler``/``exact``,
 ``1 - dt/tau`` for forward ``euler`` (what Brian2's ``euler`` does to ``dx/dt = -x/tau``).
 """
@@ -85,6 +92,43 @@ class DoubleExponential(Exponential):
 
     def __repr__(self):
         return f"DoubleExponential(tau_rise={self.tau_rise}, tau_decay={self.tau_decay})"
+
+
+class TruncatedDoubleExponential:
+    """Difference-of-exponentials kernel sampled on the time grid and cut after ``length`` ms (FIR filter).
+
+    A spike emitted in step ``s`` adds ``w * kappa(k dt)`` to the port in
+    step ``s + k`` for ``k = 1 .. n_taps``, ``n_taps = int(length / dt)`` (the
+    original code's ``mem = int(10/dt)``), with ``kappa`` as in
+    :class:`DoubleExponential`. The kernel values are not scaled by ``dt``, as
+    in the original code.
+    """
+
+    n_traces = 0
+
+    def __init__(self, tau_rise=3.0, tau_decay=10.0, length=10.0):
+        owner = "TruncatedDoubleExponential"
+        self.tau_rise = check_positive("tau_rise", tau_rise, "ms", owner=owner)
+        self.tau_decay = check_positive("tau_decay", tau_decay, "ms", owner=owner)
+        self.length = check_positive("length", length, "ms", owner=owner)
+        if self.tau_decay <= self.tau_rise:
+            raise ValueError(f"{owner}: parameter 'tau_decay' must be > tau_rise ({self.tau_rise} ms), got {tau_decay}")
+
+    def taps(self, dt):
+        """Kernel values ``kappa(k dt)``, k = 1 .. int(length / dt): array (n_taps,)."""
+        n = int(self.length / dt + 1e-9)
+        if n < 1:
+            raise ValueError(f"TruncatedDoubleExponential: parameter 'length' ({self.length} ms) must be >= dt ({dt} ms)")
+        t = dt * np.arange(1, n + 1)
+        return (np.exp(-t / self.tau_decay) - np.exp(-t / self.tau_rise)) / (self.tau_decay - self.tau_rise)
+
+    def describe(self):
+        return {"kind": "truncated_double_exponential", "tau_rise_ms": self.tau_rise, "tau_decay_ms": self.tau_decay,
+                "length_ms": self.length}
+
+    def __repr__(self):
+        return (f"TruncatedDoubleExponential(tau_rise={self.tau_rise}, tau_decay={self.tau_decay}, "
+                f"length={self.length})")
 
 
 def default_synapse(population, port):

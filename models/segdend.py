@@ -58,35 +58,69 @@ def initial_biases(n, rng):
 
 @dataclass
 class SegregatedNetwork:
-    """The assembled network, its populations and projections."""
+    """The assembled network: its populations and projections, input to output.
+
+    ``hidden``: the hidden populations (first = fed by the input); ``forward``:
+    the feed-forward projections (input -> hidden 1, ..., last hidden ->
+    output); ``feedback``: the output -> hidden apical projections, one per
+    hidden layer (broadcast feedback, matrices ``Y``).
+    """
 
     net: cs.Network
     inp: cs.PoissonSource
-    hid: SegregatedPyramidal
+    hidden: list
     out: OutputNeuron
-    forward_hidden: object
-    forward_output: object
-    feedback: object
+    forward: list
+    feedback: list
+
+    @property
+    def hid(self):
+        """The first hidden population."""
+        return self.hidden[0]
+
+    @property
+    def forward_hidden(self):
+        """The projection input -> first hidden layer."""
+        return self.forward[0]
+
+    @property
+    def forward_output(self):
+        """The projection last hidden layer -> output."""
+        return self.forward[-1]
 
 
 def build_segregated_network(n_hidden=500, n_out=10, n_in=784, *, seed=0, dt=1.0, spike_mode="poisson",
-                             g_a=0.05, method="exponential_euler", **network_options):
+                             g_a=0.05, method="exponential_euler", synapse=None, sparse_feedback=False,
+                             **network_options):
     """Build the 784-``n_hidden``-10 network with the paper's weight initialisation.
 
-    Rates of the input are set later, e.g. with ``inp.set_image(image, 200.0)``.
+    ``n_hidden``: one size, or a tuple of sizes for several hidden layers
+    (e.g. ``(500, 100)``; each receives the output's spikes through its own
+    feedback matrix). ``synapse``: the kernel of every projection, default the
+    untruncated ``DoubleExponential(3, 10)``; ``TruncatedDoubleExponential()``
+    is the original code's 10-step kernel. ``sparse_feedback``: zero 80 % of
+    each feedback matrix at random and multiply the rest by 5 (the paper's
+    Fig. 8). Rates of the input are set later, e.g. with
+    ``inp.set_image(image, 200.0)``.
     """
+    sizes = (n_hidden,) if np.ndim(n_hidden) == 0 else tuple(n_hidden)
+    if not sizes:
+        raise ValueError("build_segregated_network: 'n_hidden' needs at least one hidden layer")
     net = cs.Network(dt=dt, seed=seed, method=method, **network_options)
     rng = np.random.default_rng(seed)
-    kernel = cs.DoubleExponential(tau_rise=3.0, tau_decay=10.0)
+    kernel = cs.DoubleExponential(tau_rise=3.0, tau_decay=10.0) if synapse is None else synapse
     inp = net.add(cs.PoissonSource(n_in, spike_mode=spike_mode), name="inp")
-    hid = net.add(SegregatedPyramidal(n_hidden, g_a=g_a, spike_mode=spike_mode), name="hid")
+    hidden = [net.add(SegregatedPyramidal(n, g_a=g_a, spike_mode=spike_mode), name="hid" if m == 0 else f"hid{m + 1}")
+              for m, n in enumerate(sizes)]
     out = net.add(OutputNeuron(n_out, spike_mode=spike_mode), name="out")
-    w0 = initial_weights((n_hidden, n_in), n_in, rng)
-    w1 = initial_weights((n_out, n_hidden), n_hidden, rng)
-    y = initial_weights((n_hidden, n_out), n_hidden, rng)
-    hid["b_basal"] = initial_biases(n_hidden, rng)
-    out["b_basal"] = initial_biases(n_out, rng)
-    f0 = net.connect(inp, hid, "basal", w0, synapse=kernel)
-    f1 = net.connect(hid, out, "basal", w1, synapse=kernel)
-    fb = net.connect(out, hid, "apical", y, synapse=kernel)
-    return SegregatedNetwork(net, inp, hid, out, f0, f1, fb)
+    layers = [inp, *hidden, out]
+    weights = [initial_weights((post.n, pre.n), pre.n, rng) for pre, post in zip(layers[:-1], layers[1:])]
+    # Y of hidden layer m has the statistics of the forward matrix into the layer above (fan-in n_m)
+    feedback = [initial_weights((h.n, n_out), h.n, rng) for h in hidden]
+    if sparse_feedback:
+        feedback = [5.0 * y * (rng.uniform(size=y.shape) >= 0.8) for y in feedback]
+    for pop in (*hidden, out):
+        pop["b_basal"] = initial_biases(pop.n, rng)
+    forward = [net.connect(pre, post, "basal", w, synapse=kernel) for pre, post, w in zip(layers[:-1], layers[1:], weights)]
+    back = [net.connect(out, h, "apical", y, synapse=kernel) for h, y in zip(hidden, feedback)]
+    return SegregatedNetwork(net, inp, hidden, out, forward, back)

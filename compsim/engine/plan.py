@@ -24,7 +24,7 @@ default schedule)::
     monitors     spike, event and rate monitors append this step's spikes
 
 Populations are updated in the order they were added; the other phases follow
-the order of creation of their owners.
+the order of creation of their owners, protocols (:meth:`compsim.Network.add_protocol`) first.
 """
 
 PHASES = ("sources", "populations", "spikes", "delivery", "plasticity", "monitors")
@@ -66,7 +66,7 @@ class Stage:
 def build_plan(network):
     """The network's stages grouped by phase: list of ``(phase, [stage, ...])`` in :data:`PHASES` order."""
     stages = []
-    for owner in [*network.populations, *network.projections, *network.monitors]:
+    for owner in [*network.protocols, *network.populations, *network.projections, *network.monitors]:
         stages.extend(owner.stages())
     plan = []
     for phase in PHASES:

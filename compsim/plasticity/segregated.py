@@ -1,0 +1,224 @@
+"""The learning rules of Guerguiev, Lillicrap & Richards (2017), eLife 6:e22901, as compiled kernels.
+
+The rules act once per training example, at the end of its target phase
+(``../shared/guerguiev.md`` section 4; paper Eqs. 23-41). Every quantity is an
+average over the last ``W`` steps of a phase (the paper's window
+``t_i - (t_{i-1} + Delta t_s)``, 20 ms); subscripts ``f`` and ``t`` mark the
+forward and the target phase. ``lambda_max`` is the expected spike count per
+step at the maximal rate (``phi_max dt``, 0.2 at 200 Hz and 1 ms), ``sigma``
+the logistic function and ``sigma'(x) = sigma(x) (1 - sigma(x))``; potentials
+and conductances are dimensionless, as in the paper.
+
+Output layer (somatic potential ``C``, target rate ``lambda_t``, the mean of
+``lambda_max sigma(C)`` in the target phase)::
+
+    E_out = k_D lambda_max (lambda_t - lambda_max sigma(C_f)) sigma'(C_f)
+    W_out <- W_out + eta_out P_out E_out psp_fᵀ,   b_out <- b_out + eta_out P_out E_out
+
+Hidden layer ``m`` (plateau potentials ``alpha = sigma(mean apical potential)``
+at the end of each phase, from the output's broadcast feedback)::
+
+    E_m = k_B lambda_max (alpha_t - alpha_f) sigma'(C_f)
+    W_m <- W_m + eta_m P_hidden E_m psp_fᵀ,   b_m <- b_m + eta_m P_hidden E_m
+
+``psp_f`` is the forward-phase average of the presynaptic spike trains
+filtered by the projection's kernel (exactly what the basal dendrites
+summed), ``k_D = g_d / (g_l + g_d)``, ``k_B = g_b / (g_l + g_b + g_a)``,
+``P_hidden = 20 / lambda_max`` and ``P_out = 20 / lambda_max**2`` (the
+original code's scaling). With a batch of B copies, each presenting its own
+example, the copies' changes are averaged (summed copy 0 first, then divided
+by the number of copies that showed an example): one fixed order, so the
+result does not depend on threads.
+"""
+import numpy as np
+from numba import njit
+
+from ..checks import check_number, check_positive
+from ..fastmath import sigmoid
+
+# phase kinds of a schedule
+FORWARD, TARGET, TEST = 0, 1, 2
+
+
+class SegregatedLearning:
+    """Parameters of the Guerguiev et al. rules for a network of L hidden layers.
+
+    Parameters
+    ----------
+    etas : sequence of float
+        Learning rates, one per hidden layer then the output layer (the paper:
+        ``(0.21, 0.21)`` for 784-500-10, ``(0.23, 0.23, 0.12)`` for 784-500-100-10).
+    P_hidden, P_out : float or None
+        Error scales; None gives the original ``20 / lambda_max`` and ``20 / lambda_max**2``.
+    feedback : {'fixed', 'symmetric'}
+        ``fixed``: the random feedback matrices never change (the paper);
+        ``symmetric``: the feedback of the (single) hidden layer is kept equal
+        to the transposed output weights after every update (paper, Fig. 8).
+    """
+
+    def __init__(self, etas=(0.21, 0.21), *, P_hidden=None, P_out=None, feedback="fixed"):
+        self.etas = tuple(check_number(f"etas[{k}]", e, lo=0.0, owner="SegregatedLearning") for k, e in enumerate(etas))
+        if len(self.etas) < 1:
+            raise ValueError("SegregatedLearning: 'etas' needs one learning rate per layer (hidden layers, then output)")
+        self.P_hidden = None if P_hidden is None else check_positive("P_hidden", P_hidden, owner="SegregatedLearning")
+        self.P_out = None if P_out is None else check_positive("P_out", P_out, owner="SegregatedLearning")
+        if feedback not in ("fixed", "symmetric"):
+            raise ValueError(f"SegregatedLearning: parameter 'feedback' must be 'fixed' or 'symmetric', got {feedback!r}")
+        self.feedback = feedback
+
+    def gains(self, lambda_max, n_hidden_layers):
+        """``eta * P`` per layer (hidden layers, then output), for expected counts ``lambda_max`` per step."""
+        if len(self.etas) != n_hidden_layers + 1:
+            raise ValueError(f"SegregatedLearning: 'etas' must have {n_hidden_layers + 1} entries (one per hidden layer, "
+                             f"then the output), got {len(self.etas)}")
+        p_hidden = 20.0 / lambda_max if self.P_hidden is None else self.P_hidden
+        p_out = 20.0 / lambda_max**2 if self.P_out is None else self.P_out
+        return np.array([e * p_hidden for e in self.etas[:-1]] + [self.etas[-1] * p_out])
+
+    def describe(self):
+        return {"rule": "Guerguiev2017", "etas": list(self.etas), "P_hidden": self.P_hidden, "P_out": self.P_out,
+                "feedback": self.feedback}
+
+
+# -- per-step work ---------------------------------------------------------------------------------
+@njit(cache=True)
+def presynaptic_fir(cnt, ring, taps, step, sums, in_window):
+    """Filtered presynaptic spike trains, FIR kernel: ``psp(t) = sum_k taps[k-1] cnt(t - k)``, k = 1 .. n_taps.
+
+    ``cnt`` (B, n) this step's counts; ``ring`` (n_taps, B, n) the counts of
+    the last n_taps steps (step s in slot ``s % n_taps``). Adds ``psp(t)`` to
+    ``sums`` (B, n) when ``in_window``, then stores ``cnt(t)``.
+    """
+    n_taps = ring.shape[0]
+    for b in range(cnt.shape[0]):
+        if in_window:
+            acc = sums[b]
+            for k in range(1, n_taps + 1):
+                row = ring[(step - k) % n_taps, b]
+                tap = taps[k - 1]
+                for i in range(acc.shape[0]):
+                    acc[i] += tap * row[i]
+        dst = ring[step % n_taps, b]
+        for i in range(dst.shape[0]):
+            dst[i] = cnt[b, i]
+
+
+@njit(cache=True)
+def presynaptic_traces(cnt, traces, factors, sums, in_window):
+    """Filtered presynaptic spike trains, exponential kernels, as the projection's postsynaptic traces see them.
+
+    ``traces`` (n_traces, B, n) hold this step's trace values; ``factors`` are
+    the projection's decay factors and output coefficient. One trace:
+    ``psp = x``; two: ``psp = coef (x_decay - x_rise)``. Adds ``psp(t)`` to
+    ``sums`` when ``in_window``, then ``x <- x * decay + cnt(t)``.
+    """
+    two = traces.shape[0] == 2
+    for b in range(cnt.shape[0]):
+        x0 = traces[0, b]
+        x1 = traces[traces.shape[0] - 1, b]
+        if in_window:
+            acc = sums[b]
+            for i in range(acc.shape[0]):
+                acc[i] += factors[2] * (x0[i] - x1[i]) if two else x0[i]
+        for i in range(x0.shape[0]):
+            x0[i] = x0[i] * factors[0] + cnt[b, i]
+        if two:
+            for i in range(x1.shape[0]):
+                x1[i] = x1[i] * factors[1] + cnt[b, i]
+
+
+@njit(cache=True)
+def add_hidden(state, row_soma, row_apical, sums):
+    """``sums[0] += C``, ``sums[1] += A`` (somatic and apical potentials after this step's update)."""
+    for b in range(state.shape[1]):
+        for i in range(state.shape[2]):
+            sums[0, b, i] += state[row_soma, b, i]
+            sums[1, b, i] += state[row_apical, b, i]
+
+
+@njit(cache=True)
+def add_output(state, row_soma, lambda_max, sums):
+    """``sums[0] += C``, ``sums[1] += lambda_max sigma(C)`` (the expected spike count of the step)."""
+    for b in range(state.shape[1]):
+        for i in range(state.shape[2]):
+            v = state[row_soma, b, i]
+            sums[0, b, i] += v
+            sums[1, b, i] += lambda_max * sigmoid(v)
+
+
+# -- phase ends -------------------------------------------------------------------------------------
+@njit(cache=True)
+def close_window(sums, window, means):
+    """``means = sums / window``; ``sums = 0`` (ready for the next phase). Any shape."""
+    s = sums.reshape(sums.size)
+    m = means.reshape(means.size)
+    for k in range(s.shape[0]):
+        m[k] = s[k] / window
+        s[k] = 0.0
+
+
+@njit(cache=True)
+def output_error(mean_c_f, rate_t, lambda_max, k_d, err):
+    """``E = k_D lambda_max (lambda_t - lambda_max sigma(C_f)) sigma'(C_f)``, (B, n)."""
+    for b in range(err.shape[0]):
+        for i in range(err.shape[1]):
+            s = sigmoid(mean_c_f[b, i])
+            err[b, i] = k_d * lambda_max * (rate_t[b, i] - lambda_max * s) * s * (1.0 - s)
+
+
+@njit(cache=True)
+def hidden_error(mean_c_f, mean_a_f, mean_a_t, lambda_max, k_b, err):
+    """``E = k_B lambda_max (alpha_t - alpha_f) sigma'(C_f)`` with plateaus ``alpha = sigma(mean A)``, (B, n)."""
+    for b in range(err.shape[0]):
+        for i in range(err.shape[1]):
+            s = sigmoid(mean_c_f[b, i])
+            err[b, i] = k_b * lambda_max * (sigmoid(mean_a_t[b, i]) - sigmoid(mean_a_f[b, i])) * s * (1.0 - s)
+
+
+@njit(cache=True)
+def apply_update(wt, state, row_bias, err, psp_f, active, gain):
+    """``W += g/n E psp_fᵀ`` and ``b += g/n E``, summed over the active copies (copy 0 first), n = their number.
+
+    ``wt`` (n_pre, n_post) is W transposed; the bias row of ``state`` changes in every copy alike.
+    """
+    n_active = 0
+    for b in range(err.shape[0]):
+        n_active += active[b]
+    if n_active == 0:
+        return
+    g = gain / n_active
+    n_pre, n_post = wt.shape
+    for j in range(n_pre):
+        row = wt[j]
+        for b in range(err.shape[0]):
+            if active[b] == 0:
+                continue
+            p = g * psp_f[b, j]
+            if p != 0.0:
+                e = err[b]
+                for i in range(n_post):
+                    row[i] += p * e[i]
+    for i in range(n_post):
+        db = 0.0
+        for b in range(err.shape[0]):
+            if active[b] != 0:
+                db += err[b, i]
+        db *= g
+        for b in range(state.shape[1]):
+            state[row_bias, b, i] += db
+
+
+@njit(cache=True)
+def copy_transposed(wt_out, wt_feedback):
+    """Symmetric feedback: ``Y = W_outᵀ``; both stored transposed, so ``wt_feedback = wt_outᵀ``."""
+    for j in range(wt_feedback.shape[0]):
+        for i in range(wt_feedback.shape[1]):
+            wt_feedback[j, i] = wt_out[i, j]
+
+
+@njit(cache=True)
+def zero(a):
+    """Set every element of the C-contiguous array ``a`` to 0."""
+    flat = a.reshape(a.size)
+    for k in range(flat.shape[0]):
+        flat[k] = 0
