@@ -5,6 +5,7 @@
 ``compsim plot FILE.h5 -o DIR``    traces, rasters and population rates as PNG (``--copy B`` for batched runs)
 ``compsim demo [-o DIR]``          the main demo (COBA and the segregated-dendrite network on MNIST)
 ``compsim validate SCRIPT``        compare the script's network with Brian2; non-zero exit on disagreement
+``compsim train-segregated``       train the segregated-dendrite network on MNIST (learning curve, checkpoint)
 """
 import argparse
 import json
@@ -74,8 +75,14 @@ def _validate(argv):
     return main(argv)
 
 
+def _train_segregated(argv):
+    from .protocols.segregated_mnist import main
+
+    return main(argv)
+
+
 # subcommands that parse their own options
-_DELEGATED = {"demo": _demo, "validate": _validate}
+_DELEGATED = {"demo": _demo, "validate": _validate, "train-segregated": _train_segregated}
 
 
 def main(argv=None):
@@ -99,6 +106,7 @@ def main(argv=None):
     p.set_defaults(func=_plot)
     sub.add_parser("demo", help="run the main demo (compsim demo -h for options)")
     sub.add_parser("validate", help="validate a script's network against Brian2 (compsim validate -h)")
+    sub.add_parser("train-segregated", help="train the segregated-dendrite network on MNIST (-h for options)")
     args = ap.parse_args(argv)
     return args.func(args)
 

@@ -92,3 +92,21 @@ def load_mnist(n=None, *, flatten=True):
     if flatten:
         x = x.reshape(n, -1)
     return x, labels[:n].astype(np.int64)
+
+
+def load_idx_pair(images_path, labels_path):
+    """Images (n, 784) in [0, 1] and labels (n,) from a pair of IDX files (gzip-compressed or not), e.g.
+    the full MNIST training set ``train-images-idx3-ubyte.gz`` / ``train-labels-idx1-ubyte.gz``."""
+    def read(path, magic):
+        with open(path, "rb") as raw:
+            gz = raw.read(2) == b"\x1f\x8b"
+            raw.seek(0)
+            if gz:
+                with gzip.GzipFile(fileobj=raw) as stream:
+                    return read_idx(stream, magic, str(path))
+            return read_idx(raw, magic, str(path))
+
+    images, labels = read(images_path, IMAGES_MAGIC), read(labels_path, LABELS_MAGIC)
+    if len(images) != len(labels):
+        raise ValueError(f"{images_path} has {len(images)} images but {labels_path} {len(labels)} labels")
+    return images.reshape(len(images), -1).astype(np.float64) / 255.0, labels.astype(np.int64)
