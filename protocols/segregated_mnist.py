@@ -62,6 +62,7 @@ class Experiment:
     train_files: tuple | None = None
     test_files: tuple | None = None
     test_before: bool = True
+    test_every: int | None = None  # also test every this many training examples (None: after each epoch only)
 
     def __post_init__(self):
         self.hidden = tuple(int(n) for n in np.atleast_1d(self.hidden))
@@ -210,9 +211,11 @@ def run(exp, outdir, *, resume=False, progress=True, block=None, log=print):
         curve.add(0, tested.accuracy, np.nan, 0.0, np.nan, tested.wall_s, tested.images_per_s, seg.forward)
         log(f"epoch 0: held-out accuracy {100 * tested.accuracy:.2f} % ({tested.images_per_s:.0f} test images/s)")
     block = block or max(exp.batch, 10 * exp.batch if exp.batch > 1 else 250)
+    if exp.test_every:
+        block = min(block, exp.test_every)
     for epoch in range(first, exp.epochs + 1):
         order = np.random.default_rng([exp.seed, 0xE90C, epoch]).permutation(len(y_train))
-        correct, seen, wall = 0, 0, 0.0
+        correct, seen, wall, tested_at = 0, 0, 0.0, 0
         for start in range(0, len(order), block):
             idx = order[start : start + block]
             result = training.train(x_train[idx], y_train[idx])
@@ -221,6 +224,13 @@ def run(exp, outdir, *, resume=False, progress=True, block=None, log=print):
             wall += result.wall_s
             if progress:
                 _progress(epoch, exp.epochs, seen, len(order), correct / seen, seen / wall)
+            if exp.test_every and seen - tested_at >= exp.test_every and seen < len(order):
+                tested_at = seen
+                tested = training.test(x_test, y_test)
+                curve.add(epoch - 1 + seen / len(order), tested.accuracy, correct / seen, wall, seen / wall,
+                          tested.wall_s, tested.images_per_s, seg.forward)
+                if progress:
+                    sys.stderr.write(f" | held-out {100 * tested.accuracy:5.1f} %")
         if progress:
             sys.stderr.write("\n")
         tested = training.test(x_test, y_test)
@@ -234,7 +244,7 @@ def run(exp, outdir, *, resume=False, progress=True, block=None, log=print):
     if exp.epochs == 0 or first > exp.epochs:
         curve.write(outdir / CURVE_FILE, attrs)
         curve.plot(outdir / FIGURE_FILE, title=name)
-    return curve
+    return curve, seg
 
 
 def _progress(epoch, epochs, seen, total, accuracy, rate):
@@ -262,6 +272,7 @@ def main(argv=None):
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--train-files", nargs=2, metavar=("IMAGES", "LABELS"), help="IDX files of the training set")
     ap.add_argument("--test-files", nargs=2, metavar=("IMAGES", "LABELS"), help="IDX files of the test set")
+    ap.add_argument("--test-every", type=int, default=None, help="also test every this many training examples")
     ap.add_argument("--resume", action="store_true", help="continue from the checkpoint in --outdir")
     args = ap.parse_args(argv)
     batch = args.batch if args.batch is not None else (64 if args.mode == "fast" else 1)
@@ -269,10 +280,10 @@ def main(argv=None):
                      epochs=args.epochs, n_train=args.n_train, n_test=args.n_test,
                      etas=tuple(float(e) for e in args.etas.split(",")) if args.etas else None,
                      eta_scale=args.eta_scale, feedback=args.feedback, sparse_feedback=args.sparse_feedback,
-                     test_ms=args.test_ms, seed=args.seed,
+                     test_ms=args.test_ms, seed=args.seed, test_every=args.test_every,
                      train_files=tuple(args.train_files) if args.train_files else None,
                      test_files=tuple(args.test_files) if args.test_files else None)
-    curve = run(exp, args.outdir, resume=args.resume)
+    curve, _ = run(exp, args.outdir, resume=args.resume)
     best = int(np.argmax(curve.heldout_accuracy))
     print(f"best held-out accuracy {100 * curve.heldout_accuracy[best]:.2f} % (epoch {int(curve.epoch[best])}); "
           f"wrote {Path(args.outdir) / CURVE_FILE}, {Path(args.outdir) / FIGURE_FILE}, {Path(args.outdir) / CHECKPOINT_FILE}")

@@ -24,6 +24,13 @@ def test_demo_quick_writes_hdf5_and_figures(tmp_path, capsys):
     assert set(seg.state) == {"hid_state", "out_state"}
     pngs = list(tmp_path.glob("*.png"))
     assert len(pngs) >= 8 and all(p.stat().st_size > 5000 for p in pngs)
+    assert "learning MNIST" in out and "trained predictions" in out
+    import h5py
+
+    with h5py.File(tmp_path / "segregated_mnist" / "learning_curve.h5", "r") as f:  # tested at 0, 100, 200 digits
+        np.testing.assert_allclose(f["epoch"][()], [0.0, 0.5, 1.0])
+        assert f["heldout_accuracy"].attrs["units"] == "1" and len(f["heldout_accuracy"][()]) == 3
+    assert (tmp_path / "segregated_mnist" / "learning_curve.png").stat().st_size > 5000
 
 
 def test_info_and_plot(tmp_path, capsys):
