@@ -7,6 +7,8 @@ Spikes of step ``t`` are delivered with the weights as they were before the step
 plasticity; the updated weights act from step ``t + 1`` on.
 """
 from .rule import Rule
+from .segregated import SegregatedLearning
 from .stdp import PairSTDP
+from .urbanczik import UrbanczikSenn
 
-__all__ = ["Rule", "PairSTDP"]
+__all__ = ["Rule", "PairSTDP", "UrbanczikSenn", "SegregatedLearning"]

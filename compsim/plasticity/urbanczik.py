@@ -1,0 +1,131 @@
+"""Learning by the dendritic prediction of somatic spiking (Urbanczik & Senn 2014, Neuron 81:521-528).
+
+For a projection onto the ``dendrite`` of :class:`compsim.models.urbanczik.UrbanczikNeuron`.
+The weight of synapse ``i -> j`` (pA) follows the somatic spikes ``S_j`` that its
+dendrite fails to predict::
+
+    Delta_ij(t) = (S_j(t) - phi(V*_j)) h(V*_j) PSP_i(t)
+    tau_Delta dPI_ij/dt = -PI_ij + Delta_ij            (low-pass filter, tau_Delta = 100 ms)
+    dw_ij/dt = eta PI_ij
+
+with the dendritic prediction ``V*_j = (g_L,s E_L + g_D V_d,j) / (g_L,s + g_D)``,
+``h(U) = d log phi / dU = beta k e / (1 + k e)``, ``e = exp(beta (theta - U))``, and
+``PSP_i`` the dendritic potential that one unit of weight of input ``i`` causes
+(mV/pA): the presynaptic spike train filtered by the synaptic current
+kernel and then by the dendrite, exactly as the model integrates it, so that
+``V_d - E_L = sum_i w_i PSP_i`` while the weights stay fixed.
+
+Per step of ``dt`` (the discrete form this module computes, in the
+``plasticity`` phase, after the step's update and spikes)::
+
+    PSP_i <- a PSP_i + b x_i                 (a, b: the dendrite's update: exp(-dt g_L,d / C_d), (1 - a) / g_L,d)
+    x_i   <- d_syn x_i + n_i(t)              (presynaptic current trace, jump 1 per spike)
+    PI_ij <- exp(-dt / tau_Delta) PI_ij + (n_j(t) - phi(V*_j) dt) h(V*_j) PSP_i / tau_Delta
+    w_ij  <- w_ij + eta dt PI_ij             (then clipped to [w_min, w_max])
+
+``n`` are spike counts of the step (``S dt``). ``eta`` has the unit pA^2 ms
+(so that ``eta dt PI`` is in pA). With a batch of B copies, each copy keeps
+its own traces and PI, and the weights change by the mean over the copies
+(summed copy 0 first).
+"""
+import math
+
+import numpy as np
+from numba import njit
+
+from ..checks import check_number, check_positive
+from ..synapses import Exponential, DoubleExponential
+from .rule import Rule, RuleStage
+
+
+class UrbanczikSenn(Rule):
+    """Dendritic prediction rule (module docstring); ``eta`` (pA^2 ms), ``tau_delta`` (ms), optional weight
+    bounds ``w_min``, ``w_max`` (pA; None: unbounded)."""
+
+    def __init__(self, eta, tau_delta=100.0, *, w_min=None, w_max=None):
+        owner = "UrbanczikSenn"
+        self.eta = check_number("eta", eta, lo=0.0, owner=owner)
+        self.tau_delta = check_positive("tau_delta", tau_delta, "ms", owner=owner)
+        self.w_min = -math.inf if w_min is None else check_number("w_min", w_min, owner=owner)
+        self.w_max = math.inf if w_max is None else check_number("w_max", w_max, lo=self.w_min, owner=owner)
+
+    def attach(self, projection, network):
+        owner = "UrbanczikSenn"
+        post = projection.post
+        if not {"v_dend"} <= set(post.var_names) or projection.target != "dendrite":
+            raise ValueError(f"{owner}: the projection must target the 'dendrite' of an UrbanczikNeuron, "
+                             f"got {type(post).__name__}.{projection.target}")
+        if projection.kind != "dense":
+            raise ValueError(f"{owner}: the projection must be dense (connectivity=None)")
+        if type(projection.synapse) is not Exponential or isinstance(projection.synapse, DoubleExponential):
+            raise ValueError(f"{owner}: the projection's synapse must be Exponential(tau) (the current kernel)")
+        super().attach(projection, network)
+        store, own, B = network.store, projection.owner, network.batch
+        n_pre, n_post = projection.pre.n, post.n
+        store.declare(own, "us_x", (B, n_pre), np.float64, kind="state", doc="presynaptic current traces (per unit w)")
+        store.declare(own, "us_psp", (B, n_pre), np.float64, kind="state", doc="dendritic PSP per unit weight (mV/pA)")
+        store.declare(own, "us_pi", (B, n_pre, n_post), np.float64, kind="state", doc="low-passed Delta (PI)")
+        store.declare(own, "us_err", (B, n_post), np.float64, kind="scratch", doc="postsynaptic error factors")
+        store.adopt(own, "us_k", self.constants(post, network.dt, network.method), kind="scratch",
+                    doc="UrbanczikSenn constants")
+
+    def constants(self, post, dt, method):
+        """The constant vector of :func:`urbanczik_senn_dense` (see its docstring) for ``post``'s parameters."""
+        p = post.p
+        if any(np.ndim(p[k]) for k in ("g_L_d", "C_d", "g_L_s", "g_D", "E_L", "phi_max", "k", "beta", "theta")):
+            raise ValueError("UrbanczikSenn: the postsynaptic parameters must be the same in every batch copy")
+        if method == "euler":
+            a = 1.0 - dt * p["g_L_d"] / p["C_d"]
+            b = dt / p["C_d"]
+        else:
+            a = math.exp(-dt * p["g_L_d"] / p["C_d"])
+            b = (1.0 - a) / p["g_L_d"]
+        return np.array([a, b, p["g_L_s"], p["g_D"], p["E_L"], p["phi_max"] * dt / 1000.0, p["k"], p["beta"],
+                         p["theta"], math.exp(-dt / self.tau_delta), 1.0 / self.tau_delta, self.eta * dt,
+                         self.w_min, self.w_max], dtype=np.float64)
+
+    def stages(self):
+        return [UrbanczikSennStage(self)]
+
+    def describe(self):
+        return {"rule": "UrbanczikSenn", "eta": self.eta, "tau_delta_ms": self.tau_delta,
+                "w_min": self.w_min, "w_max": self.w_max}
+
+
+class UrbanczikSennStage(RuleStage):
+    def emit(self, out):
+        j = self.subject.projection
+        own = j.owner
+        args = [f"{out.array(j.pre.owner, 'cnt')}[0]", f"{out.array(j.post.owner, 'cnt')}[0]",
+                out.array(j.post.owner, "state"), str(j.post.var_names.index("v_dend")), f"{out.array(own, 'decay')}[0]",
+                *[out.array(own, f) for f in ("us_x", "us_psp", "us_pi", "us_err", "us_k", "wt")]]
+        out.emit(f"{out.use(urbanczik_senn_dense)}({', '.join(args)})")
+
+
+@njit(cache=True)
+def urbanczik_senn_dense(cnt_pre, cnt_post, post_state, row_vd, d_syn, x, psp, pi, err, k, wt):
+    """One step of the rule for dense weights ``wt`` (n_pre, n_post).
+
+    ``k``: ``(a, b, g_L_s, g_D, E_L, phi_dt, k, beta, theta, d_delta, 1/tau_delta, eta dt, w_min, w_max)``.
+    """
+    a, b_coef, g_ls, g_d, e_l, phi_dt, kk, beta, theta = k[0], k[1], k[2], k[3], k[4], k[5], k[6], k[7], k[8]
+    d_delta, inv_tau, eta_dt, w_min, w_max = k[9], k[10], k[11], k[12], k[13]
+    n_copies = cnt_pre.shape[0]
+    for b in range(n_copies):
+        for i in range(x.shape[1]):
+            psp[b, i] = a * psp[b, i] + b_coef * x[b, i]
+            x[b, i] = d_syn * x[b, i] + cnt_pre[b, i]
+        for j in range(err.shape[1]):
+            v_star = (g_ls * e_l + g_d * post_state[row_vd, b, j]) / (g_ls + g_d)
+            e = math.exp(beta * (theta - v_star))
+            h = beta * kk * e / (1.0 + kk * e)
+            err[b, j] = (cnt_post[b, j] - phi_dt / (1.0 + kk * e)) * h * inv_tau
+    scale = eta_dt / n_copies
+    for i in range(wt.shape[0]):
+        for j in range(wt.shape[1]):
+            total = 0.0
+            for b in range(n_copies):
+                v = d_delta * pi[b, i, j] + err[b, j] * psp[b, i]
+                pi[b, i, j] = v
+                total += v
+            wt[i, j] = min(max(wt[i, j] + scale * total, w_min), w_max)
