@@ -8,7 +8,7 @@ plasticity; the updated weights act from step ``t + 1`` on.
 """
 from .rule import Rule
 from .segregated import SegregatedLearning
-from .stdp import PairSTDP
+from .stdp import PairSTDP, TripletSTDP
 from .urbanczik import UrbanczikSenn
 
-__all__ = ["Rule", "PairSTDP", "UrbanczikSenn", "SegregatedLearning"]
+__all__ = ["Rule", "PairSTDP", "TripletSTDP", "UrbanczikSenn", "SegregatedLearning"]

@@ -27,6 +27,16 @@ a pre and a post spike in the same step count as ``t_post = t_pre``
 (potentiation), as in Brian2's ``on_pre`` / ``on_post`` order. ``A_plus``,
 ``A_minus``, ``w_min`` and ``w_max`` are in the weight's unit (the target port's:
 nS, pA or dimensionless); ``tau_plus``, ``tau_minus`` in ms.
+
+Triplet STDP (Pfister & Gerstner 2006, J. Neurosci. 26:9673) adds a slow
+presynaptic trace ``r_2`` (``tau_x``) and a slow postsynaptic trace ``o_2``
+(``tau_y``), read just before their own spike's increment::
+
+    presynaptic spike:   w <- w - f_-(w) x_post (A2_minus + A3_minus r_2),   then x_pre, r_2 <- +1 (or 1)
+    postsynaptic spike:  w <- w + f_+(w) x_pre  (A2_plus  + A3_plus  o_2),   then x_post, o_2 <- +1 (or 1)
+
+so that pair STDP is the triplet rule with ``A3_plus = A3_minus = 0``; both
+run the same compiled kernels.
 """
 import math
 
@@ -37,7 +47,53 @@ from ..checks import check_choice, check_number, check_positive
 from .rule import Rule, RuleStage
 
 
-class PairSTDP(Rule):
+class _STDPRule(Rule):
+    """What pair and triplet STDP share: four traces per copy in the store, the kernels, the stage.
+
+    Subclasses set ``tau_plus, tau_minus, tau_x, tau_y, A2_plus, A2_minus, A3_plus, A3_minus,
+    w_min, w_max, mu, pairing``.
+    """
+
+    def _check_common(self, owner, tau_plus, tau_minus, w_min, w_max, mu, pairing):
+        self.tau_plus = check_positive("tau_plus", tau_plus, "ms", owner=owner)
+        self.tau_minus = check_positive("tau_minus", tau_minus, "ms", owner=owner)
+        self.w_min = check_number("w_min", w_min, owner=owner)
+        self.w_max = check_number("w_max", w_max, lo=self.w_min, lo_open=True, owner=owner)
+        self.mu = check_number("mu", mu, lo=0.0, hi=1.0, owner=owner)
+        self.pairing = check_choice("pairing", pairing, ("all", "nearest"), owner=owner)
+
+    def attach(self, projection, network):
+        super().attach(projection, network)
+        store, own, batch = network.store, projection.owner, network.batch
+        names = f"{projection.pre.name} -> {projection.post.name}"
+        for field, side, n in (("x_pre", "presynaptic", projection.pre.n), ("x_post", "postsynaptic", projection.post.n),
+                               ("x_pre2", "slow presynaptic (triplet)", projection.pre.n),
+                               ("x_post2", "slow postsynaptic (triplet)", projection.post.n)):
+            store.declare(own, field, (batch, n), np.float64, kind="state", doc=f"{side} STDP traces of {names}")
+        store.adopt(own, "stdp", np.array(self.constants(network.dt)), kind="scratch",
+                    doc=f"{type(self).__name__} constants")
+        if projection.kind == "sparse":  # synapses by postsynaptic neuron, for the potentiation at post spikes
+            pre, post = projection.synapse_indices()
+            order = np.argsort(post, kind="stable")
+            ptr = np.zeros(projection.post.n + 1, dtype=np.int64)
+            np.cumsum(np.bincount(post, minlength=projection.post.n), out=ptr[1:])
+            store.adopt(own, "by_post", order.astype(np.int64), kind="scratch", doc="synapse ids sorted by post")
+            store.adopt(own, "by_post_pre", pre[order].astype(np.int64), kind="scratch",
+                        doc="presynaptic neuron of each synapse in by_post order")
+            store.adopt(own, "by_post_ptr", ptr, kind="scratch", doc="row pointers of by_post")
+
+    def constants(self, dt):
+        """``(decay_pre, decay_post, A2_plus, A2_minus, w_min, w_max, mu, nearest, decay_x, decay_y, A3_plus,
+        A3_minus)`` for the step ``dt`` (ms)."""
+        return [math.exp(-dt / self.tau_plus), math.exp(-dt / self.tau_minus), self.A2_plus, self.A2_minus,
+                self.w_min, self.w_max, self.mu, float(self.pairing == "nearest"), math.exp(-dt / self.tau_x),
+                math.exp(-dt / self.tau_y), self.A3_plus, self.A3_minus]
+
+    def stages(self):
+        return [STDPStage(self)]
+
+
+class PairSTDP(_STDPRule):
     """Pair-based STDP (see the module docstring for the equations).
 
     Parameters
@@ -57,40 +113,10 @@ class PairSTDP(Rule):
     def __init__(self, tau_plus=16.8, tau_minus=33.7, A_plus=0.01, A_minus=0.012, w_max=1.0, *, w_min=0.0,
                  mu=0.0, pairing="all"):
         owner = "PairSTDP"
-        self.tau_plus = check_positive("tau_plus", tau_plus, "ms", owner=owner)
-        self.tau_minus = check_positive("tau_minus", tau_minus, "ms", owner=owner)
-        self.A_plus = check_number("A_plus", A_plus, lo=0.0, owner=owner)
-        self.A_minus = check_number("A_minus", A_minus, lo=0.0, owner=owner)
-        self.w_min = check_number("w_min", w_min, owner=owner)
-        self.w_max = check_number("w_max", w_max, lo=self.w_min, lo_open=True, owner=owner)
-        self.mu = check_number("mu", mu, lo=0.0, hi=1.0, owner=owner)
-        self.pairing = check_choice("pairing", pairing, ("all", "nearest"), owner=owner)
-
-    def attach(self, projection, network):
-        super().attach(projection, network)
-        store, own, batch = network.store, projection.owner, network.batch
-        store.declare(own, "x_pre", (batch, projection.pre.n), np.float64, kind="state",
-                      doc=f"presynaptic STDP traces of {projection.pre.name} -> {projection.post.name}")
-        store.declare(own, "x_post", (batch, projection.post.n), np.float64, kind="state",
-                      doc=f"postsynaptic STDP traces of {projection.pre.name} -> {projection.post.name}")
-        store.adopt(own, "stdp", np.array(self.constants(network.dt)), kind="scratch", doc="PairSTDP constants")
-        if projection.kind == "sparse":  # synapses by postsynaptic neuron, for the potentiation at post spikes
-            pre, post = projection.synapse_indices()
-            order = np.argsort(post, kind="stable")
-            ptr = np.zeros(projection.post.n + 1, dtype=np.int64)
-            np.cumsum(np.bincount(post, minlength=projection.post.n), out=ptr[1:])
-            store.adopt(own, "by_post", order.astype(np.int64), kind="scratch", doc="synapse ids sorted by post")
-            store.adopt(own, "by_post_pre", pre[order].astype(np.int64), kind="scratch",
-                        doc="presynaptic neuron of each synapse in by_post order")
-            store.adopt(own, "by_post_ptr", ptr, kind="scratch", doc="row pointers of by_post")
-
-    def constants(self, dt):
-        """``(decay_pre, decay_post, A_plus, A_minus, w_min, w_max, mu, nearest)`` for the step ``dt`` (ms)."""
-        return [math.exp(-dt / self.tau_plus), math.exp(-dt / self.tau_minus), self.A_plus, self.A_minus,
-                self.w_min, self.w_max, self.mu, float(self.pairing == "nearest")]
-
-    def stages(self):
-        return [PairSTDPStage(self)]
+        self._check_common(owner, tau_plus, tau_minus, w_min, w_max, mu, pairing)
+        self.A2_plus = self.A_plus = check_number("A_plus", A_plus, lo=0.0, owner=owner)
+        self.A2_minus = self.A_minus = check_number("A_minus", A_minus, lo=0.0, owner=owner)
+        self.tau_x, self.tau_y, self.A3_plus, self.A3_minus = self.tau_plus, self.tau_minus, 0.0, 0.0
 
     def describe(self):
         return {"rule": "PairSTDP", "tau_plus_ms": self.tau_plus, "tau_minus_ms": self.tau_minus,
@@ -98,41 +124,82 @@ class PairSTDP(Rule):
                 "mu": self.mu, "pairing": self.pairing}
 
 
-class PairSTDPStage(RuleStage):
+class TripletSTDP(_STDPRule):
+    """Triplet STDP of Pfister & Gerstner (2006) (module docstring); amplitudes in the weight's unit.
+
+    Parameters
+    ----------
+    tau_plus, tau_minus, tau_x, tau_y : float
+        Time constants (ms) of the fast presynaptic ``r_1``, fast postsynaptic ``o_1``,
+        slow presynaptic ``r_2`` and slow postsynaptic ``o_2`` traces.
+    A2_plus, A3_plus, A2_minus, A3_minus : float
+        Pair and triplet amplitudes of potentiation and depression, >= 0.
+    w_max, w_min, mu, pairing
+        As for :class:`PairSTDP`; ``pairing='nearest'`` sets traces to 1 at a spike.
+
+    :meth:`visual_cortex` gives the paper's all-to-all fit to visual cortex
+    data (Sjöström et al. 2001).
+    """
+
+    def __init__(self, tau_plus, tau_minus, tau_x, tau_y, A2_plus, A3_plus, A2_minus, A3_minus, w_max=1.0, *,
+                 w_min=0.0, mu=0.0, pairing="all"):
+        owner = "TripletSTDP"
+        self._check_common(owner, tau_plus, tau_minus, w_min, w_max, mu, pairing)
+        self.tau_x = check_positive("tau_x", tau_x, "ms", owner=owner)
+        self.tau_y = check_positive("tau_y", tau_y, "ms", owner=owner)
+        for name, value in (("A2_plus", A2_plus), ("A3_plus", A3_plus), ("A2_minus", A2_minus), ("A3_minus", A3_minus)):
+            setattr(self, name, check_number(name, value, lo=0.0, owner=owner))
+
+    @classmethod
+    def visual_cortex(cls, w_max=1.0, **options):
+        """The all-to-all parameters fitted to visual cortex data (Pfister & Gerstner 2006, the table of
+        fitted parameters; the defaults of NEST's ``stdp_triplet_synapse``, which cites it):
+        tau_+ 16.8, tau_- 33.7, tau_x 101, tau_y 125 ms; A2+ 5e-10, A3+ 6.2e-3, A2- 7e-3, A3- 2.3e-4."""
+        return cls(16.8, 33.7, 101.0, 125.0, 5e-10, 6.2e-3, 7e-3, 2.3e-4, w_max, **options)
+
+    def describe(self):
+        return {"rule": "TripletSTDP", "tau_plus_ms": self.tau_plus, "tau_minus_ms": self.tau_minus,
+                "tau_x_ms": self.tau_x, "tau_y_ms": self.tau_y, "A2_plus": self.A2_plus, "A3_plus": self.A3_plus,
+                "A2_minus": self.A2_minus, "A3_minus": self.A3_minus, "w_min": self.w_min, "w_max": self.w_max,
+                "mu": self.mu, "pairing": self.pairing}
+
+
+class STDPStage(RuleStage):
     def emit(self, out):
         j = self.subject.projection
         pre, post, own = j.pre.owner, j.post.owner, j.owner
         spikes = [f"{out.array(p, 'spk')}, {out.array(p, 'nsp')}, {out.array(p, 'cnt')}[0]" for p in (pre, post)]
-        traces = f"{out.array(own, 'x_pre')}, {out.array(own, 'x_post')}, {out.array(own, 'stdp')}"
+        traces = ", ".join(out.array(own, f) for f in ("x_pre", "x_post", "x_pre2", "x_post2", "stdp"))
         if j.kind == "dense":
-            kernel, weights = pair_stdp_dense, out.array(own, "wt")
+            kernel, weights = stdp_dense, out.array(own, "wt")
         else:
-            kernel = pair_stdp_sparse
+            kernel = stdp_sparse
             weights = ", ".join(out.array(own, f) for f in ("indptr", "indices", "w", "by_post", "by_post_pre",
                                                             "by_post_ptr"))
         out.emit(f"{out.use(kernel)}({spikes[0]}, {spikes[1]}, {traces}, {weights})")
 
 
 @njit(cache=True, inline="always")
-def _potentiate(w, x_pre, count, k):
-    """``w + count * A_plus * f_+(w) * x_pre``, clipped; ``k`` is the constant vector of :meth:`PairSTDP.constants`."""
+def _potentiate(w, x_pre, count, amplitude, k):
+    """``w + count * amplitude * f_+(w) * x_pre``, clipped; ``amplitude = A2_plus + A3_plus o_2``;
+    ``k`` is the constant vector of :meth:`_STDPRule.constants`."""
     w_min, w_max, mu = k[4], k[5], k[6]
     f = 1.0 if mu == 0.0 else ((w_max - w) / (w_max - w_min)) ** mu
-    return min(max(w + count * k[2] * f * x_pre, w_min), w_max)
+    return min(max(w + count * amplitude * f * x_pre, w_min), w_max)
 
 
 @njit(cache=True, inline="always")
-def _depress(w, x_post, count, k):
-    """``w - count * A_minus * f_-(w) * x_post``, clipped."""
+def _depress(w, x_post, count, amplitude, k):
+    """``w - count * amplitude * f_-(w) * x_post``, clipped; ``amplitude = A2_minus + A3_minus r_2``."""
     w_min, w_max, mu = k[4], k[5], k[6]
     f = 1.0 if mu == 0.0 else ((w - w_min) / (w_max - w_min)) ** mu
-    return min(max(w - count * k[3] * f * x_post, w_min), w_max)
+    return min(max(w - count * amplitude * f * x_post, w_min), w_max)
 
 
 @njit(cache=True, inline="always")
-def _decay_traces(x_pre, x_post, k):
-    """Both traces decay by one step: ``x_pre *= exp(-dt/tau_plus)``, ``x_post *= exp(-dt/tau_minus)``."""
-    for trace, factor in ((x_pre, k[0]), (x_post, k[1])):
+def _decay_traces(x_pre, x_post, x_pre2, x_post2, k):
+    """Every trace decays by one step with its own factor (``exp(-dt / tau)``)."""
+    for trace, factor in ((x_pre, k[0]), (x_post, k[1]), (x_pre2, k[8]), (x_post2, k[9])):
         for b in range(trace.shape[0]):
             row = trace[b]
             for i in range(row.shape[0]):
@@ -144,49 +211,69 @@ def _spike_trace(trace, i, count, nearest):
     trace[i] = 1.0 if nearest != 0.0 else trace[i] + count
 
 
+@njit(cache=True, inline="always")
+def _pre_spike(x_pre, x_pre2, j, count, k):
+    """Presynaptic spike of neuron ``j``: the depression amplitude ``A2_minus + A3_minus r_2`` (r_2 before
+    this spike), then both presynaptic traces take the spike."""
+    amplitude = k[3] + k[11] * x_pre2[j]
+    _spike_trace(x_pre, j, count, k[7])
+    _spike_trace(x_pre2, j, count, k[7])
+    return amplitude
+
+
+@njit(cache=True, inline="always")
+def _post_spike(x_post, x_post2, i, count, k):
+    """Postsynaptic spike of neuron ``i``: the potentiation amplitude ``A2_plus + A3_plus o_2`` (o_2 before
+    this spike), then both postsynaptic traces take the spike."""
+    amplitude = k[2] + k[10] * x_post2[i]
+    _spike_trace(x_post, i, count, k[7])
+    _spike_trace(x_post2, i, count, k[7])
+    return amplitude
+
+
 @njit(cache=True)
-def pair_stdp_dense(pre_spk, pre_nsp, pre_cnt, post_spk, post_nsp, post_cnt, x_pre, x_post, k, wt):
-    """One step of pair STDP on dense weights ``wt`` (n_pre, n_post), copies in order 0, 1, ...
+def stdp_dense(pre_spk, pre_nsp, pre_cnt, post_spk, post_nsp, post_cnt, x_pre, x_post, x_pre2, x_post2, k, wt):
+    """One step of pair/triplet STDP on dense weights ``wt`` (n_pre, n_post), copies in order 0, 1, ...
 
     The dense and sparse kernels share the trace and weight updates; they differ in how a
     presynaptic row and a postsynaptic column of weights are reached.
     """
-    _decay_traces(x_pre, x_post, k)
+    _decay_traces(x_pre, x_post, x_pre2, x_post2, k)
     for b in range(x_pre.shape[0]):
         for s in range(pre_nsp[b]):
             j = pre_spk[b, s]
             c = pre_cnt[b, j]
-            _spike_trace(x_pre[b], j, c, k[7])
+            amplitude = _pre_spike(x_pre[b], x_pre2[b], j, c, k)
             row, xp = wt[j], x_post[b]
             for i in range(row.shape[0]):
-                row[i] = _depress(row[i], xp[i], c, k)
+                row[i] = _depress(row[i], xp[i], c, amplitude, k)
         for s in range(post_nsp[b]):
             i = post_spk[b, s]
             c = post_cnt[b, i]
-            _spike_trace(x_post[b], i, c, k[7])
+            amplitude = _post_spike(x_post[b], x_post2[b], i, c, k)
             xq = x_pre[b]
             for j in range(wt.shape[0]):
-                wt[j, i] = _potentiate(wt[j, i], xq[j], c, k)
+                wt[j, i] = _potentiate(wt[j, i], xq[j], c, amplitude, k)
 
 
 @njit(cache=True)
-def pair_stdp_sparse(pre_spk, pre_nsp, pre_cnt, post_spk, post_nsp, post_cnt, x_pre, x_post, k,
-                     indptr, indices, w, by_post, by_post_pre, by_post_ptr):
-    """One step of pair STDP on CSR weights ``w`` (rows by presynaptic neuron), copies in order."""
-    _decay_traces(x_pre, x_post, k)
+def stdp_sparse(pre_spk, pre_nsp, pre_cnt, post_spk, post_nsp, post_cnt, x_pre, x_post, x_pre2, x_post2, k,
+                indptr, indices, w, by_post, by_post_pre, by_post_ptr):
+    """One step of pair/triplet STDP on CSR weights ``w`` (rows by presynaptic neuron), copies in order."""
+    _decay_traces(x_pre, x_post, x_pre2, x_post2, k)
     for b in range(x_pre.shape[0]):
         for s in range(pre_nsp[b]):
             j = pre_spk[b, s]
             c = pre_cnt[b, j]
-            _spike_trace(x_pre[b], j, c, k[7])
+            amplitude = _pre_spike(x_pre[b], x_pre2[b], j, c, k)
             xp = x_post[b]
             for syn in range(indptr[j], indptr[j + 1]):
-                w[syn] = _depress(w[syn], xp[indices[syn]], c, k)
+                w[syn] = _depress(w[syn], xp[indices[syn]], c, amplitude, k)
         for s in range(post_nsp[b]):
             i = post_spk[b, s]
             c = post_cnt[b, i]
-            _spike_trace(x_post[b], i, c, k[7])
+            amplitude = _post_spike(x_post[b], x_post2[b], i, c, k)
             xq = x_pre[b]
             for q in range(by_post_ptr[i], by_post_ptr[i + 1]):
                 syn = by_post[q]
-                w[syn] = _potentiate(w[syn], xq[by_post_pre[q]], c, k)
+                w[syn] = _potentiate(w[syn], xq[by_post_pre[q]], c, amplitude, k)
