@@ -9,30 +9,12 @@ import math
 
 import numpy as np
 import pytest
-from numba import njit
 
 import compsim as cs
-from compsim.model import Model, Param, Port, Var
+from compsim.protocols.stdp_pairing import Relay
 
 DT = 0.1
 T_POST = 20.0  # ms, time of the single postsynaptic spike
-
-
-class Relay(Model):
-    """Spikes in a step where its teacher input exceeds 0.5; its ``plastic`` port has no effect."""
-
-    params = (Param("tau_in", 0.01, "ms", "input decay", lo=0.0, lo_open=True, per_copy=False),)
-    state_vars = (Var("v", "1", "teacher input"),)
-    ports = (Port("teacher", "1", "drive", ("exponential", "tau_in")),
-             Port("plastic", "1", "learning input, ignored", ("exponential", "tau_in")))
-
-    def kernels(self, method):
-        return None, relay_update
-
-
-@njit(inline="always")
-def relay_update(i, step, key, c, v, teacher, plastic):
-    return teacher, 1 if teacher > 0.5 else 0
 
 
 def pairing_net(pre_times, rule, *, sparse=False, batch=1, w0=0.5):
@@ -42,7 +24,7 @@ def pairing_net(pre_times, rule, *, sparse=False, batch=1, w0=0.5):
     pre = net.add(cs.SpikeTrainSource(n, np.arange(n), pre_times), name="pre")
     teacher = net.add(cs.SpikeTrainSource(1, [0], [T_POST - DT]), name="teacher")
     post = net.add(Relay(1), name="post")
-    net.connect(teacher, post, "teacher", 1.0)
+    net.connect(teacher, post, "driver", 1.0)
     if sparse:
         proj = net.connect(pre, post, "plastic", w0, connectivity=cs.Explicit(np.arange(n), np.zeros(n, int)),
                            plasticity=rule)
@@ -87,7 +69,7 @@ def test_all_to_all_and_nearest_spike_pairing(pairing):
     pre = net.add(cs.SpikeTrainSource(1, [0, 0], [T_POST - 5.0, T_POST - 2.0]), name="pre")
     teacher = net.add(cs.SpikeTrainSource(1, [0], [T_POST - DT]), name="teacher")
     post = net.add(Relay(1), name="post")
-    net.connect(teacher, post, "teacher", 1.0)
+    net.connect(teacher, post, "driver", 1.0)
     proj = net.connect(pre, post, "plastic", 0.5, plasticity=rule)
     net.run(40.0)
     dw = 0.01 * math.exp(-2.0 / 10.0) + (0.01 * math.exp(-5.0 / 10.0) if pairing == "all" else 0.0)
@@ -111,7 +93,7 @@ def test_rule_state_is_part_of_checkpoints(tmp_path):
         src = net.add(cs.PoissonSource(30, rates), name="src")
         out = net.add(cs.PoissonSource(5, 30.0), name="out_drive")
         post = net.add(Relay(5), name="post")
-        net.connect(out, post, "teacher", 1.0)
+        net.connect(out, post, "driver", 1.0)
         proj = net.connect(src, post, "plastic", 0.5, connectivity=cs.FixedProbability(0.5),
                            plasticity=cs.plasticity.PairSTDP(A_plus=0.005, A_minus=0.006))
         return net, proj

@@ -10,7 +10,9 @@ import pytest
 
 import compsim as cs
 
-from test_plasticity import DT, Relay
+from compsim.protocols.stdp_pairing import Relay
+
+DT = 0.1
 
 b2 = pytest.importorskip("brian2")
 
@@ -24,7 +26,7 @@ def test_weight_trajectories_equal_brian2(mu, pairing):
     pre = net.add(cs.PoissonSource(N_PRE, np.linspace(5.0, 40.0, N_PRE)), name="pre")
     drive = net.add(cs.PoissonSource(1, 15.0), name="drive")
     post = net.add(Relay(1), name="post")
-    net.connect(drive, post, "teacher", 1.0)
+    net.connect(drive, post, "driver", 1.0)
     rule = cs.plasticity.PairSTDP(tau_plus=16.8, tau_minus=33.7, A_plus=0.02, A_minus=0.021, w_max=1.0, mu=mu,
                                   pairing=pairing)
     proj = net.connect(pre, post, "plastic", np.linspace(0.2, 0.8, N_PRE)[None, :], plasticity=rule)

@@ -164,3 +164,21 @@ def test_a_small_network_learns_mnist():
     after = training.test(xt, yt).accuracy
     assert before < 0.3
     assert after > 0.5, after
+
+
+def test_symmetric_and_sparse_feedback():
+    """Symmetric feedback keeps Y = W_outᵀ after every update; sparse feedback zeroes 80 % of Y, the rest x 5."""
+    images, labels = load_mnist(3)
+    seg = build_segregated_network(30, seed=1, dt=1.0, g_a=0.0)
+    training = SegregatedTraining(seg, SegregatedLearning((0.21, 0.21), feedback="symmetric"))
+    training.train(images, labels)
+    np.testing.assert_array_equal(seg.feedback[0].weights, seg.forward[1].weights.T)
+
+    dense = build_segregated_network(500, seed=2, dt=1.0).feedback[0].weights
+    sparse = build_segregated_network(500, seed=2, dt=1.0, sparse_feedback=True).feedback[0].weights
+    kept = sparse != 0
+    assert abs(kept.mean() - 0.2) < 0.02
+    np.testing.assert_array_equal(sparse[kept], 5.0 * dense[kept])
+    with pytest.raises(ValueError, match="symmetric"):
+        SegregatedTraining(build_segregated_network((20, 10), dt=1.0), SegregatedLearning((0.2, 0.2, 0.1),
+                                                                                          feedback="symmetric"))

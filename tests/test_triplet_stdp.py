@@ -1,8 +1,8 @@
 """Triplet STDP (Pfister & Gerstner 2006): the frequency dependence of the visual-cortex fit, and a weight
 trajectory against a NumPy transcription of the rule's equations.
 
-Post spikes are placed with the relay neuron of ``test_plasticity`` (it spikes in the step after its
-teacher input spikes).
+Post spikes are placed with the relay neuron of the pairing protocol (it spikes in the step after its
+driver spikes).
 """
 import math
 
@@ -10,35 +10,19 @@ import numpy as np
 import pytest
 
 import compsim as cs
-from test_plasticity import DT, Relay
+from compsim.protocols.stdp_pairing import Relay, pairing_weight_change
 
-
-def paired_run(offset_ms, frequency_hz, rule, n_pairs=60, w0=1.0):
-    """``n_pairs`` pre spikes at ``frequency_hz``; a post spike ``offset_ms`` after each (before, if < 0)."""
-    period = 1000.0 / frequency_hz
-    start = 50.0
-    t_pre = start + period * np.arange(n_pairs)
-    t_post = t_pre + offset_ms
-    net = cs.Network(dt=DT, seed=1)
-    pre = net.add(cs.SpikeTrainSource(1, np.zeros(n_pairs, int), t_pre), name="pre")
-    teacher = net.add(cs.SpikeTrainSource(1, np.zeros(n_pairs, int), t_post - DT), name="teacher")
-    post = net.add(Relay(1), name="post")
-    net.connect(teacher, post, "teacher", 1.0)
-    proj = net.connect(pre, post, "plastic", w0, plasticity=rule)
-    net.record_spikes(post)
-    res = net.run(float(t_post.max() + 50.0))
-    assert res.spikes["post_spikes"].count() == n_pairs
-    return float(proj.weights[0, 0]) - w0
+DT = 0.1
 
 
 def test_visual_cortex_frequency_dependence():
     """60 pairings: at 1 Hz, post-before-pre (-10 ms) depresses and pre-before-post (+10 ms) does almost
     nothing; at 50 Hz both orders potentiate (the paper's fit to Sjöström et al. 2001)."""
     rule = lambda: cs.plasticity.TripletSTDP.visual_cortex(w_max=100.0)  # noqa: E731
-    assert paired_run(-10.0, 1.0, rule()) < -0.1
-    assert abs(paired_run(10.0, 1.0, rule())) < 1e-3
-    assert paired_run(10.0, 50.0, rule()) > 0.1
-    assert paired_run(-10.0, 50.0, rule()) > 0.1
+    assert pairing_weight_change(rule(), -10.0, 1.0) < -0.1
+    assert abs(pairing_weight_change(rule(), 10.0, 1.0)) < 1e-3
+    assert pairing_weight_change(rule(), 10.0, 50.0) > 0.1
+    assert pairing_weight_change(rule(), -10.0, 50.0) > 0.1
 
 
 def transcription(pre_steps, post_steps, n_pre, n_steps, rule, w0):
@@ -72,7 +56,7 @@ def test_trajectory_equals_numpy_transcription(sparse):
     pre = net.add(cs.SpikeTrainSource(n_pre, pre_i, pre_t), name="pre")
     teacher = net.add(cs.SpikeTrainSource(1, np.zeros(post_t.size, int), post_t - DT), name="teacher")
     post = net.add(Relay(1), name="post")
-    net.connect(teacher, post, "teacher", 1.0)
+    net.connect(teacher, post, "driver", 1.0)
     w0 = rng.uniform(0.3, 0.7, n_pre)
     connectivity = cs.Explicit(np.arange(n_pre), np.zeros(n_pre, int)) if sparse else None
     proj = net.connect(pre, post, "plastic", w0 if sparse else w0[None, :], connectivity=connectivity, plasticity=rule)
