@@ -56,6 +56,7 @@ class Experiment:
     etas: tuple | None = None
     eta_scale: float | None = None
     feedback: str = "fixed"
+    feedback_etas: tuple | None = None
     sparse_feedback: bool = False
     test_ms: float = 250.0
     seed: int = 0
@@ -184,7 +185,7 @@ def build(exp):
         spike_mode="poisson" if faithful else "bernoulli",
         synapse=cs.TruncatedDoubleExponential() if faithful else cs.DoubleExponential(3.0, 10.0),
         sparse_feedback=exp.sparse_feedback, parallel=False)
-    rule = SegregatedLearning(exp.learning_rates(), feedback=exp.feedback)
+    rule = SegregatedLearning(exp.learning_rates(), feedback=exp.feedback, feedback_etas=exp.feedback_etas)
     return seg, SegregatedTraining(seg, rule, test_ms=exp.test_ms, seed=exp.seed)
 
 
@@ -266,7 +267,8 @@ def main(argv=None):
     ap.add_argument("--n-test", type=int, default=None, help="held-out examples (default: all)")
     ap.add_argument("--etas", default=None, help="learning rates, comma-separated (hidden layers, then output)")
     ap.add_argument("--eta-scale", type=float, default=None, help="factor on the learning rates (fast: sqrt(batch))")
-    ap.add_argument("--feedback", choices=("fixed", "symmetric"), default="fixed")
+    ap.add_argument("--feedback", choices=("fixed", "symmetric", "learned"), default="fixed")
+    ap.add_argument("--feedback-etas", default=None, help="learning rates of the feedback (--feedback learned)")
     ap.add_argument("--sparse-feedback", action="store_true", help="80 %% of the feedback weights zero, the rest x5")
     ap.add_argument("--test-ms", type=float, default=250.0, help="test phase length (ms; the paper: 500)")
     ap.add_argument("--seed", type=int, default=0)
@@ -280,6 +282,7 @@ def main(argv=None):
                      epochs=args.epochs, n_train=args.n_train, n_test=args.n_test,
                      etas=tuple(float(e) for e in args.etas.split(",")) if args.etas else None,
                      eta_scale=args.eta_scale, feedback=args.feedback, sparse_feedback=args.sparse_feedback,
+                     feedback_etas=tuple(float(e) for e in args.feedback_etas.split(",")) if args.feedback_etas else None,
                      test_ms=args.test_ms, seed=args.seed, test_every=args.test_every,
                      train_files=tuple(args.train_files) if args.train_files else None,
                      test_files=tuple(args.test_files) if args.test_files else None)

@@ -118,6 +118,11 @@ class SegregatedTraining:
         self.gains = self.rule.gains(self.lambda_max, len(seg.hidden))
         if self.rule.feedback == "symmetric" and len(seg.hidden) != 1:
             raise ValueError(f"{owner}: symmetric feedback needs exactly one hidden layer, got {len(seg.hidden)}")
+        self.learns_feedback = self.rule.feedback == "learned"
+        if self.learns_feedback:
+            self.gains = np.concatenate([self.gains, self.rule.feedback_etas])
+            if len({repr(j.synapse) for j in seg.feedback}) != 1 or any(j.delay_steps for j in seg.feedback):
+                raise ValueError(f"{owner}: learned feedback needs one kernel and no delay on every feedback projection")
         self.net.add_protocol(self)
 
     @staticmethod
@@ -149,6 +154,14 @@ class SegregatedTraining:
         for m, h in enumerate(seg.hidden):
             for name, doc in (("hsum", "window sums of C, A"), ("hf", "forward means of C, A"), ("ht", "target means")):
                 store.declare(own, f"{name}{m}", (2, B, h.n), dtype, kind="state", doc=f"{doc} of '{h.name}'")
+            if self.learns_feedback:
+                store.declare(own, f"errfb{m}", (B, h.n), dtype, kind="scratch", doc=f"feedback errors of '{h.name}'")
+        if self.learns_feedback:  # the output's filtered spikes, the apical input of every hidden layer
+            fb, n_out = seg.feedback[0], seg.out.n
+            shape = (fb.n_taps, B, n_out) if fb.fir else (fb.synapse.n_traces, B, n_out)
+            store.declare(own, "fbpre", shape, dtype, kind="state", doc="filtered output spikes (apical input)")
+            store.declare(own, "fbpsp", (B, n_out), dtype, kind="state", doc="window sum of the apical psp")
+            store.declare(own, "fbpspf", (B, n_out), dtype, kind="state", doc="forward-phase mean apical psp")
         for name, doc in (("osum", "window sums of C, rate"), ("of", "forward means"), ("ot", "target means")):
             store.declare(own, name, (2, B, seg.out.n), dtype, kind="state", doc=f"{doc} of '{seg.out.name}'")
         store.declare(own, "active", (B,), np.int64, kind="scratch", doc="copies showing an example this phase")
@@ -281,8 +294,8 @@ class PhaseStart(_ProtocolStage):
         for j in proto.net.projections:
             out.emit(f"{zero}({out.array(j.owner, 'trace')})", 2)
             out.emit(f"{zero}({out.array(j.owner, 'ring')})", 2)
-        for m in range(len(seg.forward)):
-            out.emit(f"{zero}({out.array(own, f'pre{m}')})", 2)
+        for name in [f"pre{m}" for m in range(len(seg.forward))] + (["fbpre"] if proto.learns_feedback else []):
+            out.emit(f"{zero}({out.array(own, name)})", 2)
         out.emit(f"{a['clock']}[1] = 1", 1)
 
 
@@ -305,14 +318,17 @@ class PhaseLearning(_ProtocolStage):
         out.emit(f"kind = {A('phase_kind')}[ph]", 1)
         out.emit(f"end = {A('phase_end')}[ph]", 1)
         out.emit(f"win = step >= end - {A('window')}[ph]", 1)
-        for m, j in enumerate(seg.forward):
+        filtered = [(j, f"pre{m}", f"psp{m}") for m, j in enumerate(seg.forward)]
+        if proto.learns_feedback:
+            filtered.append((seg.feedback[0], "fbpre", "fbpsp"))
+        for j, pre, psp in filtered:
             cnt = f"{out.array(j.pre.owner, 'cnt')}[0]"
             factors = out.array(j.owner, "decay")
             if j.fir:
-                out.emit(f"{out.use(rules.presynaptic_fir)}({cnt}, {A(f'pre{m}')}, {factors}, step, {A(f'psp{m}')}, "
+                out.emit(f"{out.use(rules.presynaptic_fir)}({cnt}, {A(pre)}, {factors}, step, {A(psp)}, "
                          f"win and kind == {FORWARD})", 1)
             else:
-                out.emit(f"{out.use(rules.presynaptic_traces)}({cnt}, {A(f'pre{m}')}, {factors}, {A(f'psp{m}')}, "
+                out.emit(f"{out.use(rules.presynaptic_traces)}({cnt}, {A(pre)}, {factors}, {A(psp)}, "
                          f"win and kind == {FORWARD})", 1)
         out.emit("if win:", 1)
         out.emit(f"if kind != {TEST}:", 2)
@@ -336,6 +352,11 @@ class PhaseLearning(_ProtocolStage):
                  f"{A(f'err{L}')}, {A(f'pspf{L}')}, {A('active')}, {A('gains')}[{L}])", 3)
         for m in reversed(range(L)):
             h = seg.hidden[m]
+            if proto.learns_feedback:  # the original's update_Y, before the layer's own update
+                out.emit(f"{out.use(rules.feedback_error)}({A(f'hf{m}')}[0], {A(f'hf{m}')}[1], {lam}, "
+                         f"{A(f'errfb{m}')})", 3)
+                out.emit(f"{update}({out.array(seg.feedback[m].owner, 'wt')}, {out.array(h.owner, 'state')}, -1, "
+                         f"{A(f'errfb{m}')}, {A('fbpspf')}, {A('active')}, {A('gains')}[{L + 1 + m}])", 3)
             k_b = h.p["g_b"] / (h.p["g_l"] + h.p["g_b"] + h.p["g_a"])
             out.emit(f"{out.use(rules.hidden_error)}({A(f'hf{m}')}[0], {A(f'hf{m}')}[1], {A(f'ht{m}')}[1], {lam}, "
                      f"{float(k_b)!r}, {A(f'err{m}')})", 3)
@@ -353,6 +374,8 @@ class PhaseLearning(_ProtocolStage):
             out.emit(f"{close}({A(f'hsum{m}')}, w, {A(f'hf{m}')})", 4)
         for m in range(L + 1):
             out.emit(f"{close}({A(f'psp{m}')}, w, {A(f'pspf{m}')})", 4)
+        if proto.learns_feedback:
+            out.emit(f"{close}({A('fbpsp')}, w, {A('fbpspf')})", 4)
         out.emit(f"{A('clock')}[0] = ph + 1", 2)
         out.emit(f"{A('clock')}[1] = 0", 2)
 

@@ -43,30 +43,38 @@ def filtered(counts, synapse, dt):
     return psp
 
 
-@pytest.mark.parametrize("synapse", [cs.TruncatedDoubleExponential(), cs.DoubleExponential(3.0, 10.0)],
-                         ids=["truncated", "double_exponential"])
-def test_updates_equal_numpy_transcription(synapse):
+@pytest.mark.parametrize("synapse, feedback", [(cs.TruncatedDoubleExponential(), "fixed"),
+                                               (cs.DoubleExponential(3.0, 10.0), "fixed"),
+                                               (cs.TruncatedDoubleExponential(), "learned")],
+                         ids=["truncated", "double_exponential", "learned_feedback"])
+def test_updates_equal_numpy_transcription(synapse, feedback):
     images, labels = load_mnist(3)
     seg = build_segregated_network(N_HIDDEN, seed=5, dt=1.0, g_a=0.0, synapse=synapse)
     net = seg.net
-    training = SegregatedTraining(seg, SegregatedLearning((0.21, 0.21)), seed=3)
+    eta_y = 0.5 if feedback == "learned" else None
+    training = SegregatedTraining(seg, SegregatedLearning((0.21, 0.21), feedback=feedback,
+                                                          feedback_etas=None if eta_y is None else (eta_y,)), seed=3)
     for pop in (seg.inp, seg.hid, seg.out):
         net.record_spikes(pop)
     net.record(seg.hid, ["v_soma", "v_apical"])
     net.record(seg.out, ["v_soma"])
-    snapshots = [(seg.forward[0].weights, seg.forward[1].weights, seg.hid["b_basal"].copy(), seg.out["b_basal"].copy())]
+    def snapshot():
+        return (seg.forward[0].weights, seg.forward[1].weights, seg.hid["b_basal"].copy(), seg.out["b_basal"].copy(),
+                seg.feedback[0].weights)
+
+    snapshots = [snapshot()]
     ends = []
     for k in range(3):
         training.train(images[k : k + 1], labels[k : k + 1])
         ends.append(net.step)
-        snapshots.append((seg.forward[0].weights, seg.forward[1].weights, seg.hid["b_basal"].copy(),
-                          seg.out["b_basal"].copy()))
+        snapshots.append(snapshot())
     res = net.run(1.0)  # one more sample: the potentials after the last step
     n_steps = net.step
     lengths = training.phase_lengths(0, 3)
     assert np.all(lengths >= 50)
     psp_in = filtered(counts_matrix(res.spikes["inp_spikes"], n_steps, 1.0), synapse, 1.0)
     psp_hid = filtered(counts_matrix(res.spikes["hid_spikes"], n_steps, 1.0), synapse, 1.0)
+    psp_out = filtered(counts_matrix(res.spikes["out_spikes"], n_steps, 1.0), synapse, 1.0)
     hid, out = res.state["hid_state"].values, res.state["out_state"].values
     c_hid = hid["v_soma"][1:]  # the sample at step t + 1 is the soma after the update of step t
     a_hid = hid["v_apical"][:-1]  # the apical potential of step t is sampled in step t
@@ -85,8 +93,14 @@ def test_updates_equal_numpy_transcription(synapse):
         rate_t = (lam * sigmoid(c_out[tw])).mean(0)
         e_out = k_d * lam * (rate_t - lam * sigmoid(co_f)) * sigmoid(co_f) * (1 - sigmoid(co_f))
         e_hid = k_b * lam * (sigmoid(a_t) - sigmoid(a_f)) * sigmoid(c_f) * (1 - sigmoid(c_f))
-        w0, w1, b0, b1 = snapshots[k]
-        w0n, w1n, b0n, b1n = snapshots[k + 1]
+        w0, w1, b0, b1, y = snapshots[k]
+        w0n, w1n, b0n, b1n, yn = snapshots[k + 1]
+        if eta_y is None:
+            np.testing.assert_array_equal(yn, y)
+        else:  # the original's update_Y: Y += eta_Y (lambda_max sigma(C_f) - alpha_f) sigma'(A_f) psp_out_fᵀ
+            e_y = (lam * sigmoid(c_f) - sigmoid(a_f)) * sigmoid(a_f) * (1 - sigmoid(a_f))
+            np.testing.assert_allclose(yn - y, eta_y * np.outer(e_y, psp_out[fw].mean(0)), rtol=0, atol=1e-12)
+            assert np.abs(yn - y).max() > 1e-6
         np.testing.assert_allclose(w1n - w1, g_out * np.outer(e_out, psp_hid[fw].mean(0)), rtol=0, atol=1e-12)
         np.testing.assert_allclose(b1n - b1, g_out * e_out, rtol=0, atol=1e-12)
         np.testing.assert_allclose(w0n - w0, g_hidden * np.outer(e_hid, psp_in[fw].mean(0)), rtol=0, atol=1e-12)

@@ -21,6 +21,12 @@ at the end of each phase, from the output's broadcast feedback)::
     E_m = k_B lambda_max (alpha_t - alpha_f) sigma'(C_f)
     W_m <- W_m + eta_m P_hidden E_m psp_fᵀ,   b_m <- b_m + eta_m P_hidden E_m
 
+Learned feedback (the original code's ``update_Y``, off in the paper), applied
+before the hidden layer's own update; ``psp^A_f`` is the forward-phase
+average of the output's filtered spike trains (the apical input)::
+
+    Y_m <- Y_m + eta_Y,m (lambda_max sigma(C_f) - alpha_f) sigma'(A_f) psp^A_fᵀ
+
 ``psp_f`` is the forward-phase average of the presynaptic spike trains
 filtered by the projection's kernel (exactly what the basal dendrites
 summed), ``k_D = g_d / (g_l + g_d)``, ``k_B = g_b / (g_l + g_b + g_a)``,
@@ -50,21 +56,28 @@ class SegregatedLearning:
         ``(0.21, 0.21)`` for 784-500-10, ``(0.23, 0.23, 0.12)`` for 784-500-100-10).
     P_hidden, P_out : float or None
         Error scales; None gives the original ``20 / lambda_max`` and ``20 / lambda_max**2``.
-    feedback : {'fixed', 'symmetric'}
+    feedback : {'fixed', 'symmetric', 'learned'}
         ``fixed``: the random feedback matrices never change (the paper);
         ``symmetric``: the feedback of the (single) hidden layer is kept equal
-        to the transposed output weights after every update (paper, Fig. 8).
+        to the transposed output weights after every update (paper, Fig. 8);
+        ``learned``: the feedback matrices learn (module docstring) with the
+        rates ``feedback_etas``, one per hidden layer.
     """
 
-    def __init__(self, etas=(0.21, 0.21), *, P_hidden=None, P_out=None, feedback="fixed"):
+    def __init__(self, etas=(0.21, 0.21), *, P_hidden=None, P_out=None, feedback="fixed", feedback_etas=None):
         self.etas = tuple(check_number(f"etas[{k}]", e, lo=0.0, owner="SegregatedLearning") for k, e in enumerate(etas))
         if len(self.etas) < 1:
             raise ValueError("SegregatedLearning: 'etas' needs one learning rate per layer (hidden layers, then output)")
         self.P_hidden = None if P_hidden is None else check_positive("P_hidden", P_hidden, owner="SegregatedLearning")
         self.P_out = None if P_out is None else check_positive("P_out", P_out, owner="SegregatedLearning")
-        if feedback not in ("fixed", "symmetric"):
-            raise ValueError(f"SegregatedLearning: parameter 'feedback' must be 'fixed' or 'symmetric', got {feedback!r}")
+        if feedback not in ("fixed", "symmetric", "learned"):
+            raise ValueError(f"SegregatedLearning: parameter 'feedback' must be 'fixed', 'symmetric' or 'learned', "
+                             f"got {feedback!r}")
+        if (feedback == "learned") != (feedback_etas is not None):
+            raise ValueError("SegregatedLearning: 'feedback_etas' (one per hidden layer) goes with feedback='learned'")
         self.feedback = feedback
+        self.feedback_etas = None if feedback_etas is None else tuple(
+            check_number(f"feedback_etas[{k}]", e, lo=0.0, owner="SegregatedLearning") for k, e in enumerate(feedback_etas))
 
     def gains(self, lambda_max, n_hidden_layers):
         """``eta * P`` per layer (hidden layers, then output), for expected counts ``lambda_max`` per step."""
@@ -73,11 +86,14 @@ class SegregatedLearning:
                              f"then the output), got {len(self.etas)}")
         p_hidden = 20.0 / lambda_max if self.P_hidden is None else self.P_hidden
         p_out = 20.0 / lambda_max**2 if self.P_out is None else self.P_out
+        if self.feedback_etas is not None and len(self.feedback_etas) != n_hidden_layers:
+            raise ValueError(f"SegregatedLearning: 'feedback_etas' must have {n_hidden_layers} entries (one per hidden "
+                             f"layer), got {len(self.feedback_etas)}")
         return np.array([e * p_hidden for e in self.etas[:-1]] + [self.etas[-1] * p_out])
 
     def describe(self):
         return {"rule": "Guerguiev2017", "etas": list(self.etas), "P_hidden": self.P_hidden, "P_out": self.P_out,
-                "feedback": self.feedback}
+                "feedback": self.feedback, "feedback_etas": None if self.feedback_etas is None else list(self.feedback_etas)}
 
 
 # -- per-step work ---------------------------------------------------------------------------------
@@ -176,10 +192,20 @@ def hidden_error(mean_c_f, mean_a_f, mean_a_t, lambda_max, k_b, err):
 
 
 @njit(cache=True)
+def feedback_error(mean_c_f, mean_a_f, lambda_max, err):
+    """Learned feedback: ``E = (lambda_max sigma(C_f) - alpha_f) sigma'(A_f)``, ``alpha_f = sigma(A_f)``, (B, n)."""
+    for b in range(err.shape[0]):
+        for i in range(err.shape[1]):
+            a = sigmoid(mean_a_f[b, i])
+            err[b, i] = (lambda_max * sigmoid(mean_c_f[b, i]) - a) * a * (1.0 - a)
+
+
+@njit(cache=True)
 def apply_update(wt, state, row_bias, err, psp_f, active, gain):
     """``W += g/n E psp_fᵀ`` and ``b += g/n E``, summed over the active copies (copy 0 first), n = their number.
 
-    ``wt`` (n_pre, n_post) is W transposed; the bias row of ``state`` changes in every copy alike.
+    ``wt`` (n_pre, n_post) is W transposed; the bias row of ``state`` changes in every copy alike
+    (``row_bias < 0``: no bias).
     """
     n_active = 0
     for b in range(err.shape[0]):
@@ -198,6 +224,8 @@ def apply_update(wt, state, row_bias, err, psp_f, active, gain):
                 e = err[b]
                 for i in range(n_post):
                     row[i] += p * e[i]
+    if row_bias < 0:
+        return
     for i in range(n_post):
         db = 0.0
         for b in range(err.shape[0]):
