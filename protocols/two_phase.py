@@ -1,6 +1,6 @@
 """The two-phase training protocol of Guerguiev, Lillicrap & Richards (2017), run inside the compiled loop.
 
-Training, per example (``../shared/guerguiev.md`` section 3):
+Training, per example (paper, "Training paradigm" and "Simulation details"; the original code):
 
 * **forward phase**: the input shows the image (rate ``max_rate * pixel``),
   no teaching; length ``phase_ms`` plus an extra ``int(Wald(mean 2, scale 1))`` ms;

@@ -1,5 +1,5 @@
 """The Guerguiev et al. (2017) rules and two-phase protocol against a NumPy transcription of the published
-formulas (``../shared/guerguiev.md`` section 4), with the spikes and potentials of the compiled run frozen.
+formulas (paper Eqs. 23-41, as the original code applies them), with the spikes and potentials of the compiled run frozen.
 
 For each training example the weight and bias changes of the compiled loop are compared with what the
 formulas give from the recorded spikes (presynaptic filtered spike trains rebuilt from the spike counts)
