@@ -1,7 +1,8 @@
 """The learning rules of Guerguiev, Lillicrap & Richards (2017), eLife 6:e22901, as compiled kernels.
 
 The rules act once per training example, at the end of its target phase
-(paper Eqs. 23-41; the original code, github.com/jordan-g/Segregated-Dendrite-Deep-Learning, ``deep_learning.py``, ``update_W``). Every quantity is an
+(paper Eqs. 23-41; the original code, github.com/jordan-g/Segregated-Dendrite-Deep-Learning,
+``deep_learning.py``, ``update_W``). Every quantity is an
 average over the last ``W`` steps of a phase (the paper's window
 ``t_i - (t_{i-1} + Delta t_s)``, 20 ms); subscripts ``f`` and ``t`` mark the
 forward and the target phase. ``lambda_max`` is the expected spike count per
