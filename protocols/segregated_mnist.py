@@ -198,6 +198,9 @@ def run(exp, outdir, *, resume=False, progress=True, block=None, log=print):
     outdir.mkdir(parents=True, exist_ok=True)
     x_train, y_train, x_test, y_test = load_data(exp)
     seg, training = build(exp)
+    t0 = time.perf_counter()
+    seg.net.build()  # compile (or load from the cache) before anything is timed
+    log(f"compiled the training loop in {time.perf_counter() - t0:.1f} s")
     curve, first = LearningCurve(), 1
     if resume and (outdir / CHECKPOINT_FILE).exists():
         seg.net.restore_checkpoint(outdir / CHECKPOINT_FILE)
