@@ -88,6 +88,8 @@ class Projection:
             store.declare(own, "ring", (self.delay_steps + taps.size, batch, post.n), dtype, kind="state",
                           doc=f"spike jumps of the last {taps.size} steps (and the delay) of {pre.name} -> {post.name}.{target}")
             store.adopt(own, "decay", taps, kind="scratch", doc="kernel values kappa(k dt), k = 1 .. n_taps")
+            store.declare(own, "fir_sum", (batch, post.n), dtype, kind="scratch",
+                          doc="this step's kernel sum over the ring (read by the post loop)")
         else:
             store.declare(own, "ring", (self.delay_steps + 1, batch, post.n), dtype, kind="state",
                           doc=f"delay ring of {pre.name} -> {post.name}.{target}")
@@ -208,17 +210,15 @@ class Projection:
         return {"head": head, "copy": copy, "body": body}
 
     def _emit_fir_input(self, f, x, first):
-        """FIR kernel: ``x = sum_k kappa(k dt) * (jumps due k - 1 steps ago)``, k = 1 .. n_taps. The oldest slot
-        is zeroed after reading: this step's delivery writes into it (due delay_steps + 1 steps later)."""
-        r, n_taps = self.index, self.n_taps
-        ring, taps = f.array(self.owner, "ring"), f.array(self.owner, "decay")
-        head = [f"k{r} = ({', '.join(f'{taps}[{k}]' for k in range(n_taps))},)"]
-        head += [f"slot{r}_{k} = (step - {k}) % {ring}.shape[0]" for k in range(n_taps)]
-        copy = [f"ring{r}_{k} = {ring}[slot{r}_{k}, b]" for k in range(n_taps)]
-        body = [f"a = {' + '.join(f'k{r}[{k}] * ring{r}_{k}[i]' for k in range(n_taps))}",
-                f"ring{r}_{n_taps - 1}[i] = 0.0",
-                f"{x} {'=' if first else '+='} a"]
-        return {"head": head, "copy": copy, "body": body}
+        """FIR kernel: ``x = sum_k kappa(k dt) * (jumps due k - 1 steps ago)``, k = 1 .. n_taps, summed for
+        the whole copy before the neuron loop (:func:`compsim.engine.kernels.fir_sum`: one array in the
+        loop instead of n_taps, so that it vectorises), which also zeroes the oldest slot: this step's
+        delivery writes into it (due delay_steps + 1 steps later)."""
+        r = self.index
+        ring, taps, total = f.array(self.owner, "ring"), f.array(self.owner, "decay"), f.array(self.owner, "fir_sum")
+        copy = [f"{f.out.use(kernels.fir_sum)}({ring}, {taps}, step, b, {total}[b])", f"fir{r} = {total}[b]"]
+        body = [f"{x} {'=' if first else '+='} fir{r}[i]"]
+        return {"head": [], "copy": copy, "body": body}
 
     def stages(self):
         delivery = DenseDelivery(self) if self.kind == "dense" else SparseDelivery(self)

@@ -23,7 +23,7 @@
 """
 import numpy as np
 
-from .checks import check_array, index_array
+from .checks import check_array, check_number, index_array
 from .engine import kernels
 from .engine.plan import Stage
 from .model import Population, check_spike_mode
@@ -71,22 +71,19 @@ class PoissonSource(Population):
         if self.network is not None or callable(rates) or np.ndim(rates) < 2:
             self._rates, self._constant = self._normalise(rates)
 
-    def rates_buffer(self):
+    def rates_buffer(self, max_rate):
         """Switch to constant per-copy rates held in one zero-filled array (1, B, n) (Hz) and return it.
 
         For protocols that change the rates from inside the compiled loop
-        (e.g. a new image per copy at the start of a phase); check the largest
-        rate they will write with :meth:`check_rate`.
+        (e.g. a new image per copy at the start of a phase); ``max_rate`` (Hz)
+        is the largest rate they will write (checked against the spike mode).
         """
         if self.network is None:
             raise ValueError(f"PoissonSource '{self.name}': rates_buffer needs the source to be in a network")
+        self._check_bernoulli(np.array([check_number("max_rate", max_rate, lo=0.0, unit="Hz", owner="rates_buffer")]))
         buffer = np.zeros((1, self.batch, self.n))
         self._given, self._rates, self._constant = buffer, buffer, True
         return buffer
-
-    def check_rate(self, max_rate):
-        """Raise if ``max_rate`` (Hz) is too high for this source's spike mode at the network's dt."""
-        self._check_bernoulli(np.array([max_rate], dtype=np.float64))
 
     def _normalise(self, rates, source=""):
         """``(array (S, copies, n) or callable, constant)`` for the network's batch size."""

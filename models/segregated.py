@@ -36,7 +36,7 @@ from numba import njit
 
 from compsim.fastmath import exp, sigmoid
 from compsim.model import Model, Param, Port, Var, check_spike_mode
-from compsim.rng import bernoulli_spike, poisson_spikes
+from compsim.rng import SMALL_LAM_MAX, bernoulli_spike, poisson_spikes, poisson_spikes_small
 
 _PHI_MAX = Param("phi_max", 200.0, "Hz", "maximum firing rate", lo=0.0)
 _TAU = Param("tau", 10.0, "ms", "somatic time constant C_m / g_l", lo=0.0, lo_open=True)
@@ -64,6 +64,14 @@ class _StochasticSoma(Model):
         d = super().describe()
         d["spike_mode"] = self.spike_mode
         return d
+
+    def _spike_kernel(self):
+        """``'bernoulli'``, ``'poisson_small'`` (phi_max dt <= SMALL_LAM_MAX: the branch-free draw, which lets the
+        neuron loop vectorise) or ``'poisson'``."""
+        if self.spike_mode == "bernoulli":
+            return "bernoulli"
+        small = float(np.max(self.p["phi_max"])) * self.network.dt / 1000.0 <= SMALL_LAM_MAX
+        return "poisson_small" if small else "poisson"
 
     def _brian2_soma(self, equations):
         """Brian2 model dict shared by both somas: frozen-noise Bernoulli spiking, no reset."""
@@ -146,7 +154,8 @@ class SegregatedPyramidal(_StochasticSoma):
         return self._soma_constants(p, dt, method, p["g_b"], p["g_a"])
 
     def kernels(self, method):
-        return pyramidal_derive, pyramidal_update_bernoulli if self.spike_mode == "bernoulli" else pyramidal_update_poisson
+        return pyramidal_derive, {"bernoulli": pyramidal_update_bernoulli, "poisson": pyramidal_update_poisson,
+                                  "poisson_small": pyramidal_update_poisson_small}[self._spike_kernel()]
 
     def brian2_model(self):
         """Brian2 equivalent (dimensionless potentials) for :mod:`compsim.validate`; ports ``basal``, ``apical``."""
@@ -208,7 +217,8 @@ class OutputNeuron(_StochasticSoma):
         return self._soma_constants(p, dt, method, p["g_d"], 0.0)
 
     def kernels(self, method):
-        return output_derive, output_update_bernoulli if self.spike_mode == "bernoulli" else output_update_poisson
+        return output_derive, {"bernoulli": output_update_bernoulli, "poisson": output_update_poisson,
+                               "poisson_small": output_update_poisson_small}[self._spike_kernel()]
 
     def brian2_model(self):
         """Brian2 equivalent (dimensionless potentials) for :mod:`compsim.validate`; port ``basal``."""
@@ -223,8 +233,9 @@ class OutputNeuron(_StochasticSoma):
         """)
 
 
-# Kernels. Each soma has one update kernel per spike mode (Bernoulli draws are branch-free, so the
-# loop over neurons vectorises; Poisson counts need a loop); the soma dynamics are shared.
+# Kernels. Each soma has one update kernel per spike mode: Bernoulli draws and Poisson counts at small
+# rates (phi_max dt <= SMALL_LAM_MAX) are branch-free, so the loop over neurons vectorises; larger
+# Poisson rates need a loop. The soma dynamics are shared.
 @njit(cache=True, inline="always")
 def pyramidal_derive(c, v_soma, b_basal, b_apical, basal, apical):
     """Dendritic potentials ``(V_b, V_a)`` from this step's filtered inputs and biases."""
@@ -252,6 +263,13 @@ def pyramidal_update_poisson(i, step, key, c, v_soma, v_basal, v_apical, b_basal
     """Advance the soma one step; a Poisson(``phi_max dt sigmoid(V)``) spike count: returns ``(V, count)``."""
     v = _pyramidal_soma(c, v_soma, v_basal, v_apical)
     return v, poisson_spikes(c.phi_dt * sigmoid(v), key, i, step)
+
+
+@njit(cache=True, inline="always")
+def pyramidal_update_poisson_small(i, step, key, c, v_soma, v_basal, v_apical, b_basal, b_apical, basal, apical):
+    """As :func:`pyramidal_update_poisson` for ``phi_max dt <= SMALL_LAM_MAX``, branch-free."""
+    v = _pyramidal_soma(c, v_soma, v_basal, v_apical)
+    return v, poisson_spikes_small(c.phi_dt * sigmoid(v), key, i, step)
 
 
 @njit(cache=True, inline="always")
@@ -285,3 +303,10 @@ def output_update_poisson(i, step, key, c, v_soma, v_basal, b_basal, g_exc, g_in
     """Advance the soma one step (teaching input included); Poisson spike count: returns ``(V, count)``."""
     v = _output_soma(c, v_soma, v_basal, g_exc, g_inh, I_ext)
     return v, poisson_spikes(c.phi_dt * sigmoid(v), key, i, step)
+
+
+@njit(cache=True, inline="always")
+def output_update_poisson_small(i, step, key, c, v_soma, v_basal, b_basal, g_exc, g_inh, I_ext, basal):
+    """As :func:`output_update_poisson` for ``phi_max dt <= SMALL_LAM_MAX``, branch-free."""
+    v = _output_soma(c, v_soma, v_basal, g_exc, g_inh, I_ext)
+    return v, poisson_spikes_small(c.phi_dt * sigmoid(v), key, i, step)

@@ -252,8 +252,7 @@ class SegregatedTraining:
         targets = np.eye(self.seg.out.n)[labels]
         self._set_schedule(ends, kinds, examples, rounds, windows, self.max_rate * images, targets, n_rounds)
         src = self.seg.inp
-        src.rates_buffer()
-        src.check_rate(self.max_rate)
+        src.rates_buffer(self.max_rate)
         t0 = time.perf_counter()
         net.run(float(lengths.sum()) * net.dt, progress=progress)
         wall = time.perf_counter() - t0

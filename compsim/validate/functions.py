@@ -3,7 +3,9 @@
 ``poisson_count()``: a Brian2 ``Function`` ``poisson_count(lam, u)``, the
 Poisson(lam) count obtained by inverting the CDF with the uniform ``u``,
 operation for operation as :func:`compsim.rng.poisson_count`, so that a
-frozen-noise replay draws the same counts. Implemented for Brian2's numpy
+frozen-noise replay draws the same counts (compsim's branch-free variant for
+small rates, :func:`compsim.rng.poisson_count_small`, differs from it with a
+probability of about 1e-16 per draw). Implemented for Brian2's numpy
 and cython targets.
 """
 import numpy as np
@@ -15,7 +17,7 @@ cdef double poisson_count(double lam, double u):
     cdef int k = 0
     while u >= cdf and k < 1000:
         k += 1
-        p *= lam / k
+        p *= lam * (1.0 / k)
         cdf += p
     return k
 """
@@ -30,7 +32,7 @@ def _numpy_poisson_count(lam, u):
     active = u >= cdf
     while active.any():
         k[active] += 1
-        p[active] *= lam[active] / k[active]
+        p[active] *= lam[active] * (1.0 / k[active])
         cdf[active] += p[active]
         active &= (u >= cdf) & (k < 1000)
     return k.astype(np.float64)
