@@ -58,7 +58,7 @@ def learning_demo(outdir, *, n_hidden=500, n_train=8000, n_test=500, test_every=
 def segregated_demo(outdir, *, n_hidden=500, n_images=10, phase_ms=250.0, average_ms=220.0, seed=0, progress=True,
                     trained=None):
     """Present ``n_images`` held-out MNIST digits to the 784-``n_hidden``-10 network (the faithful model: dt 1 ms,
-    Poisson spikes, truncated kernel, g_a = 0), each after clearing the state, as in the test phase; write
+    explicit Euler, Poisson spikes, truncated kernel, g_a = 0), each after clearing the state, as in the test phase; write
     ``segdend.h5`` and figures. ``trained``: a trained network whose weights and biases to use."""
     from compsim.models.segdend import build_segregated_network
     from compsim.protocols.image_presentation import present_images
@@ -66,7 +66,8 @@ def segregated_demo(outdir, *, n_hidden=500, n_images=10, phase_ms=250.0, averag
     images, labels = load_mnist(10000)
     images, labels = images[-n_images:], labels[-n_images:]
     dt = 1.0
-    seg = build_segregated_network(n_hidden, seed=seed, dt=dt, g_a=0.0, synapse=TruncatedDoubleExponential())
+    seg = build_segregated_network(n_hidden, seed=seed, dt=dt, g_a=0.0, synapse=TruncatedDoubleExponential(),
+                                   method="euler")
     if trained is not None:
         for mine, theirs in zip([*seg.forward, *seg.feedback], [*trained.forward, *trained.feedback]):
             mine.set_weights(theirs.weights)

@@ -14,12 +14,15 @@ Modes:
 
 ``faithful``
     the mode that reproduces the paper and the original code: batch 1,
-    Poisson spike counts, the original 10-step truncated kernel, the apical
+    Poisson spike counts, the original 10-step truncated kernel, the original
+    explicit Euler step (dt = 1 ms: the teaching conductances make the output
+    soma overshoot and oscillate, as in the original), the apical
     compartment uncoupled (g_a = 0), the published initialisation and
     learning rates, phases of 50 ms + int(Wald(2, 1)), test phases of 250 ms.
 ``fast``
     for throughput: B copies each present their own example and the weight
-    changes are averaged over the mini-batch; the untruncated kernel,
+    changes are averaged over the mini-batch; the exact (exponential Euler)
+    step, the untruncated kernel,
     Bernoulli spikes (at most one per step), learning rates scaled by
     ``eta_scale`` (default ``sqrt(B)``, to make up for B times fewer updates).
 """
@@ -182,7 +185,7 @@ def build(exp):
     faithful = exp.mode == "faithful"
     seg = build_segregated_network(
         exp.hidden, seed=exp.seed, dt=1.0, g_a=0.0, batch=exp.batch,
-        spike_mode="poisson" if faithful else "bernoulli",
+        method="euler" if faithful else "exponential_euler", spike_mode="poisson" if faithful else "bernoulli",
         synapse=cs.TruncatedDoubleExponential() if faithful else cs.DoubleExponential(3.0, 10.0),
         sparse_feedback=exp.sparse_feedback, parallel=False)
     rule = SegregatedLearning(exp.learning_rates(), feedback=exp.feedback, feedback_etas=exp.feedback_etas)
