@@ -209,3 +209,26 @@ def test_uniform_block_moments_and_correlations():
     # pure function of the key: the same block again, and an offset block overlaps exactly
     np.testing.assert_array_equal(u, uniform_block(key, 1000, 123, 2000, 0))
     np.testing.assert_array_equal(u[10:20, :50], uniform_block(key, 50, 133, 10, 0))
+
+
+def test_branch_free_poisson_counts_equal_the_inversion_loop():
+    """For lam <= SMALL_LAM_MAX the branch-free draw gives the loop's count for every (lam, u) tried,
+    including u near 1 (counts up to several spikes)."""
+    from numba import njit
+
+    from compsim.rng import SMALL_LAM_MAX, poisson_count, poisson_count_small
+
+    @njit
+    def both(lams, us):
+        out = np.empty((lams.size, 2), dtype=np.int64)
+        for k in range(lams.size):
+            out[k, 0] = poisson_count(lams[k], us[k])
+            out[k, 1] = poisson_count_small(lams[k], us[k])
+        return out
+
+    rng = np.random.default_rng(7)
+    lams = rng.uniform(0.0, SMALL_LAM_MAX, 1_000_000)
+    us = np.concatenate([rng.uniform(size=900_000), 1.0 - rng.uniform(0, 1e-9, 100_000)])
+    counts = both(lams, us)
+    np.testing.assert_array_equal(counts[:, 1], counts[:, 0])
+    assert counts[:, 0].max() >= 4

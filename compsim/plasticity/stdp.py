@@ -212,22 +212,13 @@ def _spike_trace(trace, i, count, nearest):
 
 
 @njit(cache=True, inline="always")
-def _pre_spike(x_pre, x_pre2, j, count, k):
-    """Presynaptic spike of neuron ``j``: the depression amplitude ``A2_minus + A3_minus r_2`` (r_2 before
-    this spike), then both presynaptic traces take the spike."""
-    amplitude = k[3] + k[11] * x_pre2[j]
-    _spike_trace(x_pre, j, count, k[7])
-    _spike_trace(x_pre2, j, count, k[7])
-    return amplitude
-
-
-@njit(cache=True, inline="always")
-def _post_spike(x_post, x_post2, i, count, k):
-    """Postsynaptic spike of neuron ``i``: the potentiation amplitude ``A2_plus + A3_plus o_2`` (o_2 before
-    this spike), then both postsynaptic traces take the spike."""
-    amplitude = k[2] + k[10] * x_post2[i]
-    _spike_trace(x_post, i, count, k[7])
-    _spike_trace(x_post2, i, count, k[7])
+def _take_spike(fast, slow, i, count, pair_amplitude, triplet_amplitude, nearest):
+    """A spike of neuron ``i``: returns ``pair_amplitude + triplet_amplitude * slow[i]`` (the slow trace
+    before this spike: ``A2 + A3 r_2`` at a presynaptic, ``A2 + A3 o_2`` at a postsynaptic spike), then
+    the neuron's fast and slow traces take the spike."""
+    amplitude = pair_amplitude + triplet_amplitude * slow[i]
+    _spike_trace(fast, i, count, nearest)
+    _spike_trace(slow, i, count, nearest)
     return amplitude
 
 
@@ -243,14 +234,14 @@ def stdp_dense(pre_spk, pre_nsp, pre_cnt, post_spk, post_nsp, post_cnt, x_pre, x
         for s in range(pre_nsp[b]):
             j = pre_spk[b, s]
             c = pre_cnt[b, j]
-            amplitude = _pre_spike(x_pre[b], x_pre2[b], j, c, k)
+            amplitude = _take_spike(x_pre[b], x_pre2[b], j, c, k[3], k[11], k[7])
             row, xp = wt[j], x_post[b]
             for i in range(row.shape[0]):
                 row[i] = _depress(row[i], xp[i], c, amplitude, k)
         for s in range(post_nsp[b]):
             i = post_spk[b, s]
             c = post_cnt[b, i]
-            amplitude = _post_spike(x_post[b], x_post2[b], i, c, k)
+            amplitude = _take_spike(x_post[b], x_post2[b], i, c, k[2], k[10], k[7])
             xq = x_pre[b]
             for j in range(wt.shape[0]):
                 wt[j, i] = _potentiate(wt[j, i], xq[j], c, amplitude, k)
@@ -265,14 +256,14 @@ def stdp_sparse(pre_spk, pre_nsp, pre_cnt, post_spk, post_nsp, post_cnt, x_pre, 
         for s in range(pre_nsp[b]):
             j = pre_spk[b, s]
             c = pre_cnt[b, j]
-            amplitude = _pre_spike(x_pre[b], x_pre2[b], j, c, k)
+            amplitude = _take_spike(x_pre[b], x_pre2[b], j, c, k[3], k[11], k[7])
             xp = x_post[b]
             for syn in range(indptr[j], indptr[j + 1]):
                 w[syn] = _depress(w[syn], xp[indices[syn]], c, amplitude, k)
         for s in range(post_nsp[b]):
             i = post_spk[b, s]
             c = post_cnt[b, i]
-            amplitude = _post_spike(x_post[b], x_post2[b], i, c, k)
+            amplitude = _take_spike(x_post[b], x_post2[b], i, c, k[2], k[10], k[7])
             xq = x_pre[b]
             for q in range(by_post_ptr[i], by_post_ptr[i + 1]):
                 syn = by_post[q]
