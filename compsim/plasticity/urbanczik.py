@@ -34,7 +34,7 @@ import numpy as np
 from numba import njit
 
 from ..checks import check_number, check_positive
-from ..synapses import Exponential, DoubleExponential
+from ..synapses import Exponential
 from .rule import Rule, RuleStage
 
 
@@ -57,7 +57,7 @@ class UrbanczikSenn(Rule):
                              f"got {type(post).__name__}.{projection.target}")
         if projection.kind != "dense":
             raise ValueError(f"{owner}: the projection must be dense (connectivity=None)")
-        if type(projection.synapse) is not Exponential or isinstance(projection.synapse, DoubleExponential):
+        if type(projection.synapse) is not Exponential:
             raise ValueError(f"{owner}: the projection's synapse must be Exponential(tau) (the current kernel)")
         super().attach(projection, network)
         store, own, B = network.store, projection.owner, network.batch
