@@ -384,7 +384,9 @@ class Network:
         block, or to memory, where they accumulate over runs.
 
         Returns a :class:`compsim.results.Results` with everything recorded so
-        far in that destination.
+        far in that destination; for ``output``, a handle on the closed file
+        that reads each array when it is first used (:func:`compsim.load`), so
+        a recording larger than memory stays on disk.
         """
         duration = check_number("duration", duration, lo=0.0, unit="ms", owner="Network.run")
         n_total = round(duration / self.dt)

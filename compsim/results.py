@@ -1,26 +1,121 @@
 """Containers for recorded simulation output.
 
 The same classes are produced by in-memory recording
-(:class:`compsim.io.memory.MemoryWriter`) and by :func:`load`, which reads a
-file written by :class:`compsim.io.hdf5.H5Writer` (the file layout is
+(:class:`compsim.io.memory.MemoryWriter`) and by :func:`compsim.load`, which
+reads a file written by :class:`compsim.io.hdf5.H5Writer` (the file layout is
 documented in :mod:`compsim.io.hdf5`). Times are in ms, rates in Hz.
+
+Recorded arrays are held as :class:`Column` objects. A file's columns are
+read on demand (lazily): opening a results file reads its metadata only, an
+attribute such as ``trace.t`` reads that one dataset the first time it is
+used, and ``window(start_ms, stop_ms, neurons=...)`` reads just the rows
+(and neuron columns) asked for, so a file larger than memory can be inspected.
 """
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from compsim.checks import check_positive
+from compsim.checks import check_positive, index_array
 
 
 def _span(t):
-    """Describe the time range of a sample vector, e.g. ``'0-99.9 ms'``."""
-    return f"{t[0]:g}-{t[-1]:g} ms" if t.size else "empty"
+    """The time range of a time column (or array), e.g. ``'0-99.9 ms'``; reads its first and last rows only."""
+    t = column(t)
+    if not len(t):
+        return "empty"
+    return f"{t.read(slice(0, 1))[0]:g}-{t.read(slice(len(t) - 1, len(t)))[0]:g} ms"
 
 
-@dataclass(eq=False, repr=False)
+class Column:
+    """A recorded array whose first axis is time (samples, steps or spikes), read on demand.
+
+    Subclasses implement :meth:`read`; :class:`ArrayColumn` holds an array in
+    memory, :class:`compsim.io.hdf5.H5Column` a dataset of a file.
+    """
+
+    def __init__(self, shape, dtype):
+        self.shape, self.dtype = tuple(shape), np.dtype(dtype)
+        self._array = None
+
+    def __len__(self):
+        return self.shape[0]
+
+    def read(self, rows=slice(None), cols=None):
+        """Rows ``rows`` (a slice) and, for sample arrays, neuron columns ``cols`` (last axis) as an array."""
+        raise NotImplementedError
+
+    def array(self):
+        """The whole array (read once, then kept)."""
+        if self._array is None:
+            self._array = self.read()
+        return self._array
+
+    def search(self, value):
+        """First row whose value is >= ``value`` in a non-decreasing 1-D column (bisection: O(log n) reads)."""
+        lo, hi = 0, len(self)
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if self.read(slice(mid, mid + 1))[0] < value:
+                lo = mid + 1
+            else:
+                hi = mid
+        return lo
+
+
+class ArrayColumn(Column):
+    """A column held in memory."""
+
+    def __init__(self, values):
+        values = np.asarray(values)
+        super().__init__(values.shape, values.dtype)
+        self._array = values
+
+    def read(self, rows=slice(None), cols=None):
+        out = self._array[rows]
+        return out if cols is None else out[..., cols]
+
+    def search(self, value):
+        return int(np.searchsorted(self._array, value, side="left"))
+
+
+def column(values):
+    """``values`` as a :class:`Column` (arrays are wrapped, columns returned as they are)."""
+    return values if isinstance(values, Column) else ArrayColumn(values)
+
+
+def _rows(t, start_ms, stop_ms):
+    """Slice of the rows of the sorted time column ``t`` with ``start_ms <= t < stop_ms`` (None: open end)."""
+    if start_ms is not None and stop_ms is not None and stop_ms < start_ms:
+        raise ValueError(f"parameter 'stop_ms' must be >= 'start_ms' ({start_ms} ms), got {stop_ms} ms")
+    first = 0 if start_ms is None else t.search(float(start_ms))
+    last = len(t) if stop_ms is None else t.search(float(stop_ms))
+    return slice(first, max(first, last))
+
+
+class _Values(Mapping):
+    """Recorded variables of a state monitor: variable name -> array, each read when first used."""
+
+    def __init__(self, columns, monitor):
+        self._columns, self._monitor = columns, monitor
+
+    def __getitem__(self, var):
+        try:
+            return self._columns[var].array()
+        except KeyError:
+            raise KeyError(f"state monitor {self._monitor!r} has no variable {var!r}; "
+                           f"recorded variables: {list(self._columns)}") from None
+
+    def __iter__(self):
+        return iter(self._columns)
+
+    def __len__(self):
+        return len(self._columns)
+
+
 class StateTrace:
     """State variables of some neurons of one population, sampled every ``every`` steps.
 
@@ -35,41 +130,68 @@ class StateTrace:
     neurons : numpy.ndarray of int64, shape (K,)
         Population indices of the recorded neurons; column ``k`` of every
         value array belongs to neuron ``neurons[k]``.
-    values : dict of str to numpy.ndarray, shape (S, K), or (S, B, K) for a batch of B > 1 copies
-        Recorded values per variable, in the units given by ``units``.
+    values : mapping of str to numpy.ndarray, shape (S, K), or (S, B, K) for a batch of B > 1 copies
+        Recorded values per variable, in the units given by ``units``
+        (each read from its file when first used).
     units : dict of str to str
-        Unit of each variable (e.g. ``"mV"``).
+        Unit of each variable (e.g. ``"mV"``; ``"1"``: dimensionless).
     every : int
         Sampling interval in simulation steps.
+
+    ``t`` and the arrays of ``values`` may be arrays or :class:`Column` objects.
     """
 
-    name: str
-    population: str
-    t: np.ndarray
-    neurons: np.ndarray
-    values: dict
-    units: dict
-    every: int
+    def __init__(self, name, population, t, neurons, values, units, every):
+        self.name, self.population = name, population
+        self._t = column(t)
+        self.neurons = np.asarray(neurons, dtype=np.int64)
+        self._columns = {var: column(v) for var, v in values.items()}
+        self.units, self.every = dict(units), int(every)
+
+    @property
+    def t(self):
+        return self._t.array()
+
+    @property
+    def values(self):
+        return _Values(self._columns, self.name)
 
     def __getitem__(self, var):
-        try:
-            return self.values[var]
-        except KeyError:
-            raise KeyError(f"state monitor {self.name!r} has no variable {var!r}; "
-                           f"recorded variables: {self.vars}") from None
+        return self.values[var]
 
     @property
     def vars(self):
         """list of str: names of the recorded variables."""
-        return list(self.values)
+        return list(self._columns)
+
+    @property
+    def n_samples(self):
+        """Number of samples S (read from the metadata only)."""
+        return len(self._t)
+
+    def window(self, start_ms=None, stop_ms=None, neurons=None):
+        """The samples with ``start_ms <= t < stop_ms`` of neurons ``neurons`` (population indices, all recorded
+        ones by default), read from the file alone, as an in-memory :class:`StateTrace`."""
+        rows = _rows(self._t, start_ms, stop_ms)
+        cols = None
+        if neurons is not None:
+            position = {int(nid): k for k, nid in enumerate(self.neurons)}
+            wanted = np.atleast_1d(np.asarray(neurons, dtype=np.int64))
+            missing = [int(nid) for nid in wanted if int(nid) not in position]
+            if missing:
+                raise ValueError(f"parameter 'neurons': neurons {missing[:10]} were not recorded by monitor "
+                                 f"{self.name!r} (recorded: {self.neurons.size} neurons)")
+            cols = np.array([position[int(nid)] for nid in wanted], dtype=np.int64)
+        values = {var: c.read(rows, cols) for var, c in self._columns.items()}
+        return StateTrace(self.name, self.population, self._t.read(rows),
+                          self.neurons if cols is None else self.neurons[cols], values, self.units, self.every)
 
     def __repr__(self):
         return (f"StateTrace({self.name!r}, population={self.population!r}, vars={self.vars}, "
-                f"{self.neurons.size} neurons, {self.t.size} samples every {self.every} steps, "
-                f"{_span(self.t)})")
+                f"{self.neurons.size} neurons, {self.n_samples} samples every {self.every} steps, "
+                f"{_span(self._t)})")
 
 
-@dataclass(eq=False, repr=False)
 class SpikeTrain:
     """All spikes of one population.
 
@@ -90,19 +212,39 @@ class SpikeTrain:
     batch : int
         Number of copies B; :meth:`of_copy` selects one. Counts and rates
         are over all copies (B * n neurons).
+
+    ``t``, ``i`` and ``copy`` may be arrays or :class:`Column` objects.
     """
 
-    name: str
-    population: str
-    n: int
-    t: np.ndarray
-    i: np.ndarray
-    copy: np.ndarray | None = None
-    batch: int = 1
+    def __init__(self, name, population, n, t, i, copy=None, batch=1):
+        self.name, self.population, self.n, self.batch = name, population, int(n), int(batch)
+        self._t, self._i = column(t), column(i)
+        self._copy = None if copy is None else column(copy)
 
-    def __post_init__(self):
-        if self.copy is None:
-            self.copy = np.zeros(self.t.size, dtype=np.int64)
+    @property
+    def t(self):
+        return self._t.array()
+
+    @property
+    def i(self):
+        return self._i.array().astype(np.int64, copy=False)
+
+    @property
+    def copy(self):
+        if self._copy is None:
+            return np.zeros(len(self._t), dtype=np.int64)
+        return self._copy.array().astype(np.int64, copy=False)
+
+    def window(self, start_ms=None, stop_ms=None, neurons=None):
+        """The spikes with ``start_ms <= t < stop_ms`` of neurons ``neurons`` (all by default), read from the
+        file alone, as an in-memory :class:`SpikeTrain`."""
+        rows = _rows(self._t, start_ms, stop_ms)
+        t, i = self._t.read(rows), self._i.read(rows).astype(np.int64)
+        copy = None if self._copy is None else self._copy.read(rows).astype(np.int64)
+        if neurons is not None:
+            keep = np.isin(i, index_array("neurons", neurons, self.n, owner=f"spike monitor {self.name!r}"))
+            t, i, copy = t[keep], i[keep], None if copy is None else copy[keep]
+        return SpikeTrain(self.name, self.population, self.n, t, i, copy, self.batch)
 
     def of_copy(self, b):
         """The spikes of batch copy ``b`` alone, as a single-copy :class:`SpikeTrain`."""
@@ -113,7 +255,7 @@ class SpikeTrain:
 
     def count(self):
         """Total number of spikes (int)."""
-        return int(self.t.size)
+        return len(self._t)
 
     def rate_hz(self, duration_ms):
         """Mean firing rate per neuron in Hz over a recording of ``duration_ms`` ms."""
@@ -194,10 +336,9 @@ class SpikeTrain:
 
     def __repr__(self):
         return (f"SpikeTrain({self.name!r}, population={self.population!r}, n={self.n}, "
-                f"{self.count()} spikes, {_span(self.t)})")
+                f"{self.count()} spikes, {_span(self._t)})")
 
 
-@dataclass(eq=False, repr=False)
 class PopulationRate:
     """Number of spikes of a population in every simulation step.
 
@@ -215,14 +356,27 @@ class PopulationRate:
         Spikes emitted by the whole population in each step (and copy).
     dt : float
         Step length in ms.
+
+    ``t`` and ``counts`` may be arrays or :class:`Column` objects.
     """
 
-    name: str
-    population: str
-    n: int
-    t: np.ndarray
-    counts: np.ndarray
-    dt: float
+    def __init__(self, name, population, n, t, counts, dt):
+        self.name, self.population, self.n, self.dt = name, population, int(n), float(dt)
+        self._t, self._counts = column(t), column(counts)
+
+    @property
+    def t(self):
+        return self._t.array()
+
+    @property
+    def counts(self):
+        return self._counts.array().astype(np.int64, copy=False)
+
+    def window(self, start_ms=None, stop_ms=None):
+        """The steps with ``start_ms <= t < stop_ms``, read from the file alone, as an in-memory :class:`PopulationRate`."""
+        rows = _rows(self._t, start_ms, stop_ms)
+        return PopulationRate(self.name, self.population, self.n, self._t.read(rows),
+                              self._counts.read(rows).astype(np.int64), self.dt)
 
     def rate_hz(self, bin_ms=None):
         """Mean rate per neuron in Hz, summing the counts over bins of ``bin_ms``.
@@ -256,7 +410,7 @@ class PopulationRate:
 
     def __repr__(self):
         return (f"PopulationRate({self.name!r}, population={self.population!r}, n={self.n}, "
-                f"{self.t.size} steps, {int(self.counts.sum())} spikes, {_span(self.t)})")
+                f"{len(self._t)} steps, {_span(self._t)})")
 
 
 @dataclass(eq=False, repr=False)
@@ -293,12 +447,19 @@ class Results:
         except KeyError:
             raise KeyError(f"no monitor named {name!r}; monitors: {list(self.monitors())}") from None
 
+    def window(self, start_ms=None, stop_ms=None):
+        """Every monitor cut to ``start_ms <= t < stop_ms``, read from the file alone, as in-memory :class:`Results`."""
+        return Results(dict(self.attrs), self.network,
+                       {k: m.window(start_ms, stop_ms) for k, m in self.state.items()},
+                       {k: m.window(start_ms, stop_ms) for k, m in self.spikes.items()},
+                       {k: m.window(start_ms, stop_ms) for k, m in self.rates.items()})
+
     def by_population(self, population):
         """dict of the monitors (any kind) recording ``population``, by name."""
         return {name: m for name, m in self.monitors().items() if m.population == population}
 
     def summary(self):
-        """Human-readable multi-line description of the run and its monitors."""
+        """Human-readable multi-line description of the run and its monitors (reads no recorded data)."""
         a = self.attrs
         status = "complete" if a.get("complete") else "INCOMPLETE"
         lines = [f"Results: dt = {a.get('dt_ms')} ms, t_end = {a.get('t_end_ms')} ms, "
@@ -306,13 +467,12 @@ class Results:
         for tr in self.state.values():
             units = ", ".join(f"{v} [{tr.units.get(v, '')}]" for v in tr.vars)
             lines.append(f"  state   {tr.name!r} on {tr.population!r}: {units}; {tr.neurons.size} neurons, "
-                         f"{tr.t.size} samples every {tr.every} steps, {_span(tr.t)}")
+                         f"{tr.n_samples} samples every {tr.every} steps, {_span(tr._t)}")
         for sp in self.spikes.values():
             lines.append(f"  spikes  {sp.name!r} on {sp.population!r}: n = {sp.n}, "
-                         f"{sp.count()} spikes, {_span(sp.t)}")
+                         f"{sp.count()} spikes, {_span(sp._t)}")
         for r in self.rates.values():
-            lines.append(f"  rate    {r.name!r} on {r.population!r}: n = {r.n}, {r.t.size} steps, "
-                         f"{int(r.counts.sum())} spikes, {_span(r.t)}")
+            lines.append(f"  rate    {r.name!r} on {r.population!r}: n = {r.n}, {len(r._t)} steps, {_span(r._t)}")
         if len(lines) == 1:
             lines.append("  (no monitors)")
         return "\n".join(lines)

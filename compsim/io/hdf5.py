@@ -28,6 +28,11 @@ tool such as ``h5dump``, h5py, MATLAB or HDFView; no pickled objects)::
                  copy (int32, (M,)): the batch copy of each spike
         rate:    t (float64, ms, (S,)), counts (int32, (S,)), or (S, B) with B > 1
 
+Reading: :func:`load` reads the metadata and returns results whose arrays
+are read when first used, and whose ``window(start_ms, stop_ms, neurons=...)``
+reads only those rows and columns (:class:`H5Column`); ``load(path, lazy=False)``
+reads everything at once.
+
 A file can be continued (``H5Writer(path, metadata, append=True)``, used by
 ``Network.run(..., append=True)`` after a checkpoint restore): the monitors
 must match those in the file, and new data are appended to them.
@@ -58,7 +63,7 @@ import h5py
 import numpy as np
 
 from compsim.io.writer import Writer
-from compsim.results import PopulationRate, Results, SpikeTrain, StateTrace
+from compsim.results import ArrayColumn, Column, PopulationRate, Results, SpikeTrain, StateTrace
 
 #: Target number of elements per chunk of a growable dataset. Each flush rewrites the
 #: last, partly filled chunk, so chunks are kept small enough for frequent flushes.
@@ -223,9 +228,9 @@ class H5Writer(Writer):
             f.attrs["complete"] = np.int8(self.attrs["complete"])
 
     def results(self):
-        """Return a :class:`Results` with the file's contents (read from disk after close)."""
+        """The file's contents: after close, read on demand (:func:`load`); while open, read now."""
         if self._closed:
-            return read(self.path)
+            return load(self.path)
         self._file.flush()
         return read(self._file)
 
@@ -239,33 +244,51 @@ def _attr(value):
     return value
 
 
-def read(source):
-    """Read results from an HDF5 file in the layout of this module.
-
-    Files whose writer was killed are read up to what reached the disk;
-    datasets of one monitor are cut to their common length.
-
-    Parameters
-    ----------
-    source : str, os.PathLike or h5py.File
-        Path of the file, or an open file.
-
-    Returns
-    -------
-    compsim.results.Results
-    """
-    if isinstance(source, h5py.File):
-        return _read(source)
+def _open(path):
+    """Open a results file for reading; a file whose SWMR writer was killed (or is still writing) in SWMR-read mode."""
     try:
-        f = h5py.File(source, "r")
+        return h5py.File(path, "r")
     except OSError:
-        try:  # a writer killed in SWMR mode leaves the file marked as open for writing
-            f = h5py.File(source, "r", swmr=True)
+        try:
+            return h5py.File(path, "r", swmr=True)
         except OSError as exc:
-            raise OSError(f"cannot open {source} as an HDF5 results file ({exc}); "
+            raise OSError(f"cannot open {path} as an HDF5 results file ({exc}); "
                           "a writer killed before its first flush leaves no readable file") from exc
-    with f:
-        return _read(f)
+
+
+class H5Column(Column):
+    """A dataset of a results file, read on demand; the file is opened for each read (no handle stays open).
+
+    ``length``: rows to expose (the common length of a monitor's datasets, for a file whose writer was killed).
+    """
+
+    def __init__(self, path, dataset, length, shape, dtype):
+        super().__init__((length, *shape[1:]), dtype)
+        self.path, self.dataset = Path(path), dataset
+
+    def read(self, rows=slice(None), cols=None):
+        start, stop, step = rows.indices(len(self))
+        if stop <= start:
+            return np.zeros((0, *self.shape[1:]), self.dtype)[..., cols if cols is not None else slice(None)]
+        with _open(self.path) as f:
+            d = f[self.dataset]
+            if cols is None:
+                return d[start:stop:step]
+            # h5py selects increasing, unique indices along one axis: read those, then reorder in memory
+            unique, inverse = np.unique(np.asarray(cols, dtype=np.int64), return_inverse=True)
+            return d[start:stop:step, ..., unique][..., inverse]
+
+
+def _attrs(f):
+    """Root attributes (JSON decoded) and network description of an open results file."""
+    raw = {k: _attr(v) for k, v in f.attrs.items()}
+    json_keys = json.loads(raw.pop("json_attrs", "[]"))
+    network = json.loads(raw.pop("network", "{}"))
+    attrs = {k: json.loads(v) if k in json_keys else v for k, v in raw.items()}
+    attrs["complete"] = bool(attrs.get("complete", False))
+    if "t_end_ms" in f and not attrs["complete"]:  # progress of an unfinished run
+        attrs["t_end_ms"] = float(f["t_end_ms"][0])
+    return attrs, network
 
 
 def read_metadata(path):
@@ -274,18 +297,8 @@ def read_metadata(path):
     Reads no recorded data (a file of any size answers at once); for ``compsim info``.
     Returns ``(attrs, network, monitors)``.
     """
-    try:
-        f = h5py.File(path, "r")
-    except OSError:
-        f = h5py.File(path, "r", swmr=True)
-    with f:
-        raw = {k: _attr(v) for k, v in f.attrs.items()}
-        json_keys = json.loads(raw.pop("json_attrs", "[]"))
-        network = json.loads(raw.pop("network", "{}"))
-        attrs = {k: json.loads(v) if k in json_keys else v for k, v in raw.items()}
-        attrs["complete"] = bool(attrs.get("complete", False))
-        if "t_end_ms" in f and not attrs["complete"]:
-            attrs["t_end_ms"] = float(f["t_end_ms"][0])
+    with _open(path) as f:
+        attrs, network = _attrs(f)
         monitors = {}
         for name, g in f.get("monitors", {}).items():
             monitors[name] = {"kind": _attr(g.attrs["kind"]), "population": _attr(g.attrs["population"]),
@@ -293,15 +306,16 @@ def read_metadata(path):
     return attrs, network, monitors
 
 
-def _read(f):
-    raw = {k: _attr(v) for k, v in f.attrs.items()}
-    json_keys = json.loads(raw.pop("json_attrs", "[]"))
-    network = json.loads(raw.pop("network", "{}"))
-    attrs = {k: json.loads(v) if k in json_keys else v for k, v in raw.items()}
-    attrs["complete"] = bool(attrs.get("complete", False))
-    if "t_end_ms" in f and not attrs["complete"]:  # progress of an unfinished run
-        attrs["t_end_ms"] = float(f["t_end_ms"][0])
+def _read(f, path=None):
+    """Results of an open file: columns that read from ``path`` on demand, or (``path`` None) read now."""
+    attrs, network = _attrs(f)
     res = Results(attrs=attrs, network=network)
+
+    def col(dataset, length):
+        if path is None:
+            return ArrayColumn(dataset[:length])
+        return H5Column(path, dataset.name, length, dataset.shape, dataset.dtype)
+
     for name, g in f.get("monitors", {}).items():
         kind = _attr(g.attrs["kind"])
         population = _attr(g.attrs["population"])
@@ -309,16 +323,16 @@ def _read(f):
             variables = [v for v in json.loads(_attr(g.attrs["variables"])) if v in g]
             length = min([g["t"].shape[0]] + [g[v].shape[0] for v in variables])
             res.state[name] = StateTrace(
-                name, population, g["t"][:length], g["neurons"][()].astype(np.int64),
-                {v: g[v][:length] for v in variables}, json.loads(_attr(g.attrs["units"])),
+                name, population, col(g["t"], length), g["neurons"][()].astype(np.int64),
+                {v: col(g[v], length) for v in variables}, json.loads(_attr(g.attrs["units"])),
                 int(g.attrs["every"]))
             continue
         second = "i" if kind == "spikes" else "counts"
         batch = int(g.attrs.get("batch", 1))
         length = min(g["t"].shape[0], g[second].shape[0], *([g["copy"].shape[0]] if "copy" in g else []))
-        t, other = g["t"][:length], g[second][:length].astype(np.int64)
+        t, other = col(g["t"], length), col(g[second], length)
         if kind == "spikes":
-            copy = g["copy"][:length].astype(np.int64) if "copy" in g else None
+            copy = col(g["copy"], length) if "copy" in g else None
             res.spikes[name] = SpikeTrain(name, population, int(g.attrs["n"]), t, other, copy, batch)
         else:
             res.rates[name] = PopulationRate(name, population, int(g.attrs["n"]), t, other,
@@ -326,19 +340,32 @@ def _read(f):
     return res
 
 
-def load(path):
-    """Read an HDF5 results file written by :class:`H5Writer` (also one whose writer was killed).
+def load(path, lazy=True):
+    """Open an HDF5 results file written by :class:`H5Writer` (also one whose writer was killed).
 
-    Everything up to the last flush is returned; ``attrs["complete"]`` is
+    Everything up to the last flush is available; ``attrs["complete"]`` is
     False for an unfinished run.
 
     Parameters
     ----------
     path : str or os.PathLike
         The ``.h5`` file.
+    lazy : bool
+        True (default): read the metadata now and each recorded array when
+        it is first used; ``window(start_ms, stop_ms, neurons=...)`` of a
+        monitor (or of the results) reads only that part, so files larger
+        than memory can be inspected. False: read everything now.
 
     Returns
     -------
     compsim.results.Results
     """
-    return read(path)
+    with _open(path) as f:
+        return _read(f, Path(path) if lazy else None)
+
+
+def read(source):
+    """Read everything from an HDF5 results file (a path or an open ``h5py.File``) into memory."""
+    if isinstance(source, h5py.File):
+        return _read(source)
+    return load(source, lazy=False)
