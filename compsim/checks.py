@@ -3,14 +3,19 @@ import math
 
 import numpy as np
 
+from .units import magnitude
+
 
 def check_number(name, value, *, lo=None, hi=None, lo_open=False, hi_open=False, unit="", owner=""):
     """Return ``value`` as float after checking it is finite and inside [lo, hi].
 
     ``lo_open``/``hi_open`` make the bound strict. The ValueError names
-    ``owner.name``, the allowed range and the offending value.
+    ``owner.name``, the allowed range and the offending value. A quantity
+    (Brian2, ``quantities``) is converted to ``unit`` first (:mod:`compsim.units`;
+    ``unit=""``: plain numbers only).
     """
     label = f"{owner}: parameter '{name}'" if owner else f"parameter '{name}'"
+    value = magnitude(value, unit or None, label)
     try:
         x = float(value)
     except (TypeError, ValueError):
@@ -42,9 +47,10 @@ def check_count(name, value, *, lo=1, owner=""):
     return int(value)
 
 
-def check_array(name, value, shape, *, lo=None, hi=None, owner="", dtype=np.float64):
-    """Broadcast ``value`` to ``shape`` as a finite array inside [lo, hi]."""
+def check_array(name, value, shape, *, lo=None, hi=None, owner="", dtype=np.float64, unit=None):
+    """Broadcast ``value`` to ``shape`` as a finite array inside [lo, hi] (a quantity converted to ``unit`` first)."""
     label = f"{owner}: parameter '{name}'" if owner else f"parameter '{name}'"
+    value = magnitude(value, unit, label)
     try:
         arr = np.asarray(value, dtype=dtype)
     except (TypeError, ValueError):

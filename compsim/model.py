@@ -47,6 +47,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .checks import check_array, check_choice, check_count, check_number
+from .units import magnitude
 
 METHODS = ("euler", "exponential_euler", "exact")
 KERNEL_FIXED_ARGS = ("i", "step", "key", "c")
@@ -269,7 +270,7 @@ class Population:
             raise ValueError(f"'{name}' of '{self.name}' is derived from inputs each step and cannot be set")
         owner = f"{type(self).__name__} '{self.name}'"
         shape = (self.batch, self.n) if np.ndim(value) == 2 else (self.n,)
-        self.state[r] = check_array(name, value, shape, owner=owner)
+        self.state[r] = check_array(name, value, shape, owner=owner, unit=var.unit)
 
     def set(self, **values):
         """Set several state variables at once, e.g. ``pop.set(v=-60.0)``."""
@@ -369,6 +370,7 @@ def _check_signature(model, role, kernel, expected):
 
 
 def _check_param(spec, value, owner):
+    value = magnitude(value, spec.unit, f"{owner}: parameter '{spec.name}'")
     if np.ndim(value) == 0:
         return check_number(spec.name, value, lo=spec.lo, lo_open=spec.lo_open, hi=spec.hi, unit=spec.unit,
                             owner=owner)

@@ -36,6 +36,7 @@ class Projection:
         if not post.ports:
             raise ValueError(f"{owner}: '{post.name}' ({type(post).__name__}) has no synaptic inputs to target")
         self.port_index, port = post.port(target)
+        self.unit = port.unit  # of the weights: the port's unit (e.g. nS for a conductance)
         self.index, self.owner = index, f"r{index}"
         self.pre, self.post, self.target = pre, post, target
         self.store = network.store
@@ -53,7 +54,7 @@ class Projection:
         store, own = self.store, self.owner
         if connectivity is None:
             self.kind = "dense"
-            w = check_array("weights", weights, np.shape(weights), owner=owner)
+            w = check_array("weights", weights, np.shape(weights), owner=owner, unit=self.unit)
             if w.ndim == 0:
                 w = np.full((post.n, pre.n), float(w))
             if w.shape != (post.n, pre.n):
@@ -72,7 +73,7 @@ class Projection:
                 )
             self.kind = "sparse"
             pre_idx, post_idx = connectivity.pairs(pre.n, post.n, key, pre is post)
-            w = check_array("weights", weights, (pre_idx.size,), owner=owner).astype(dtype)
+            w = check_array("weights", weights, (pre_idx.size,), owner=owner, unit=self.unit).astype(dtype)
             if isinstance(connectivity, Explicit):
                 w = w[connectivity.order]
             indptr = np.zeros(pre.n + 1, dtype=np.int64)
@@ -139,10 +140,10 @@ class Projection:
         owner = f"{self.pre.name} -> {self.post.name}.{self.target}: set_weights"
         if self.kind == "dense":
             wt = self.store.get(self.owner, "wt")
-            wt[...] = check_array("weights", weights, (self.post.n, self.pre.n), owner=owner).T
+            wt[...] = check_array("weights", weights, (self.post.n, self.pre.n), owner=owner, unit=self.unit).T
         else:
             w = self.store.get(self.owner, "w")
-            w[...] = check_array("weights", weights, w.shape, owner=owner)
+            w[...] = check_array("weights", weights, w.shape, owner=owner, unit=self.unit)
 
     def synapse_weights(self):
         """Weights in the order of :meth:`synapse_indices` (dense: W.T raveled), float64."""
@@ -169,7 +170,7 @@ class Projection:
                              f"traces; {self.synapse!r} has none (its input is a sum over past spikes)")
         batch = self.trace.shape[1]
         shape = (batch, self.post.n) if np.ndim(values) == 2 else (self.post.n,)
-        v = check_array("values", values, shape, owner=f"{self.post.name}.{self.target}")
+        v = check_array("values", values, shape, owner=f"{self.post.name}.{self.target}", unit=self.unit)
         self.trace[...] = 0.0
         self.trace[0] = v / self.synapse.output_coefficient()
 

@@ -24,6 +24,7 @@
 import numpy as np
 
 from .checks import check_array, check_number, index_array
+from .units import magnitude
 from .engine import kernels
 from .engine.plan import Stage
 from .model import Population, check_spike_mode
@@ -62,6 +63,8 @@ class PoissonSource(Population):
 
     def set_rates(self, rates):
         """Replace the rates (Hz): scalar, (n,), (B, n), (n_steps, n), (n_steps, B, n) or callable (module doc)."""
+        if not callable(rates):
+            rates = magnitude(rates, "Hz", "PoissonSource: parameter 'rates'")
         if not callable(rates) and np.ndim(rates) >= 2:  # checked now; interpreted once the batch size is known
             rates = check_array("rates", rates, np.shape(rates), lo=0.0, owner="PoissonSource")
             if rates.shape[-1] != self.n:
@@ -214,6 +217,7 @@ class SpikeTrainSource(Population):
     def __init__(self, n, indices, times, *, name=None):
         super().__init__(n, name=name)
         self.indices = index_array("indices", indices, self.n, owner="SpikeTrainSource")
+        times = magnitude(times, "ms", "SpikeTrainSource: parameter 'times'")
         self.times = check_array("times", times, np.shape(np.ravel(times)), lo=0.0, owner="SpikeTrainSource")
         if self.indices.shape != self.times.shape:
             raise ValueError(
