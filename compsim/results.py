@@ -454,6 +454,18 @@ class Results:
                        {k: m.window(start_ms, stop_ms) for k, m in self.spikes.items()},
                        {k: m.window(start_ms, stop_ms) for k, m in self.rates.items()})
 
+    def to_sonata(self, directory, *, copy=0):
+        """Write SONATA spike and report files into ``directory`` (:func:`compsim.io.export.to_sonata`)."""
+        from compsim.io.export import to_sonata
+
+        return to_sonata(self, directory, copy=copy)
+
+    def to_neo(self, *, copy=0):
+        """The results as a ``neo.Block`` of spike trains and analog signals with units (:func:`compsim.io.export.to_neo`)."""
+        from compsim.io.export import to_neo
+
+        return to_neo(self, copy=copy)
+
     def by_population(self, population):
         """dict of the monitors (any kind) recording ``population``, by name."""
         return {name: m for name, m in self.monitors().items() if m.population == population}
