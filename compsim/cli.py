@@ -2,7 +2,8 @@
 
 ``compsim run SCRIPT [ARGS...]``   run a simulation script (as ``python SCRIPT``)
 ``compsim info FILE.h5``           what a result file holds: monitors, sizes, metadata, versions
-``compsim plot FILE.h5 -o DIR``    traces, rasters and population rates as PNG (``--copy B`` for batched runs)
+``compsim plot FILE.h5 -o DIR``    traces, rasters and population rates (``--neurons``, ``--window``,
+                                   ``--format png|pdf|svg``, ``--copy B`` for batched runs)
 ``compsim demo [-o DIR]``          the main demo (COBA and the segregated-dendrite network on MNIST)
 ``compsim validate SCRIPT``        compare the script's network with Brian2; non-zero exit on disagreement
 ``compsim train-segregated``       train the segregated-dendrite network on MNIST (learning curve, checkpoint)
@@ -53,11 +54,23 @@ def _value(v):
     return f"{v:g}" if isinstance(v, (int, float)) else "[" + ", ".join(f"{x:g}" for x in v) + "]"
 
 
+def _neurons(text):
+    """Neuron indices from ``'0,5,9'`` or a range ``'0:50'`` (end excluded)."""
+    try:
+        if ":" in text:
+            start, stop = (int(x) for x in text.split(":"))
+            return list(range(start, stop))
+        return [int(x) for x in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--neurons takes '0,5,9' or '0:50', got {text!r}") from None
+
+
 def _plot(args):
     from .plot import summary_figures
     from .io.hdf5 import load
 
-    paths = summary_figures(load(args.file), args.outdir, prefix=args.prefix, copy=args.copy)
+    paths = summary_figures(load(args.file), args.outdir, prefix=args.prefix, copy=args.copy, neurons=args.neurons,
+                            window=args.window, fmt=args.format)
     for p in paths:
         print(p)
     return 0
@@ -103,6 +116,9 @@ def main(argv=None):
     p.add_argument("-o", "--outdir", default=".", help="output directory (default: current)")
     p.add_argument("--prefix", default="", help="prefix of the PNG file names")
     p.add_argument("--copy", type=int, default=0, help="batch copy to plot in files of batched runs (default 0)")
+    p.add_argument("--neurons", type=_neurons, help="neurons to draw: '0,5,9' or '0:50' (traces: those recorded)")
+    p.add_argument("--window", type=float, nargs=2, metavar=("START_MS", "STOP_MS"), help="time window in ms")
+    p.add_argument("--format", choices=("png", "pdf", "svg"), default="png", help="file format (default png)")
     p.set_defaults(func=_plot)
     sub.add_parser("demo", help="run the main demo (compsim demo -h for options)")
     sub.add_parser("validate", help="validate a script's network against Brian2 (compsim validate -h)")

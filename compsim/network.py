@@ -109,6 +109,7 @@ class Network:
         self._status = cpu.new_status()
         self._writer = None
         self._memory = None
+        self._marks = ([], [])  # time markers waiting for the next run's writer: times (ms), labels
         self._allocated_steps = 0
 
     # -- assembly -------------------------------------------------------------------
@@ -415,6 +416,21 @@ class Network:
         writer.attrs["complete"] = True
         return writer.results()
 
+    def mark(self, labels, t_ms=None):
+        """Mark times with labels (e.g. the start of a stimulus or phase): the next run's recording keeps them
+        (``Results.markers``, ``/markers`` in the file) and plots draw them.
+
+        ``labels``: a str, or a sequence of str with ``t_ms`` (ms) of the same length; ``t_ms``
+        defaults to now (:attr:`t`).
+        """
+        labels = [labels] if isinstance(labels, str) else [str(label) for label in labels]
+        times = np.full(len(labels), self.t) if t_ms is None else np.atleast_1d(np.asarray(t_ms, dtype=np.float64))
+        if times.shape != (len(labels),) or not np.all(np.isfinite(times)) or (times < 0).any():
+            raise ValueError(f"Network.mark: parameter 't_ms' must hold {len(labels)} finite times >= 0 ms "
+                             f"(one per label), got {t_ms!r}")
+        self._marks[0].extend(times.tolist())
+        self._marks[1].extend(labels)
+
     @contextlib.contextmanager
     def recording(self, path, append=False):
         """Stream every run inside the block into one HDF5 file at ``path`` (``append``: continue it)."""
@@ -458,6 +474,9 @@ class Network:
         end = self.step + n_total
         for stage in stages:
             stage.before_run(self, end)
+        if self._marks[1]:
+            writer.mark(*self._marks)
+            self._marks = ([], [])
         start_wall = time.perf_counter()
         t_start = self.t
         with deferred_signals() as signals:  # Ctrl-C / SIGTERM stop the run between two chunks

@@ -5,25 +5,41 @@ Every function takes either a monitor object (:class:`~compsim.results.StateTrac
 or a :class:`~compsim.results.Results` plus a monitor name, e.g.
 ``raster(res.spikes["hid_spikes"])`` or ``raster(res, "hid_spikes")``. The
 name may be left out when the results hold a single monitor of the needed
-kind. Nothing here calls ``plt.show``; :func:`summary_figures` does not use
-pyplot at all, so it works with any backend.
+kind. Every function returns the Figure it drew into, takes a time
+``window`` (only that part is read from a file) and draws the results' time
+markers (a protocol's image or phase starts) and, for a run that did not
+finish, where it ended. Nothing here calls ``plt.show``; :func:`summary_figures`
+does not use pyplot at all, so it works with any backend.
 """
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 from matplotlib.figure import Figure
 
+from compsim.checks import check_choice, check_number
 from compsim.results import PopulationRate, Results, SpikeTrain, StateTrace
 
 DPI = 150
-N_DEFAULT_NEURONS = 5
+N_DEFAULT_NEURONS = 10  # traces drawn when no neurons are given (spread over the recorded ones)
+MAX_MARKER_LABELS = 12  # more markers than this in view: lines without labels
+FORMATS = ("png", "pdf", "svg")
+
+
+@dataclass
+class _Context:
+    """What the Results around a monitor say: simulated time, whether the run finished, time markers."""
+
+    t_end: float | None = None
+    complete: bool = True
+    markers: list = field(default_factory=list)
 
 
 def _pick(source, name, kinds):
-    """Return (monitor, t_end_ms or None) from a monitor or from Results plus a name.
+    """Return (monitor, _Context) from a monitor or from Results plus a name.
 
     ``kinds`` maps a Results attribute ("state", "spikes", "rates") to the
     accepted monitor class, in order of preference.
@@ -32,40 +48,89 @@ def _pick(source, name, kinds):
     if isinstance(source, classes):
         if name is not None:
             raise ValueError("parameter 'name' is only used with a Results object")
-        return source, None
+        return source, _Context()
     if not isinstance(source, Results):
         accepted = ", ".join(c.__name__ for c in classes)
         raise TypeError(f"expected Results or one of {accepted}, got {type(source).__name__}")
-    t_end = source.attrs.get("t_end_ms") or None
+    context = _Context(source.attrs.get("t_end_ms") or None, bool(source.attrs.get("complete", True)),
+                       list(source.markers))
     if name is not None:
         if not isinstance(name, str):
             raise TypeError(f"parameter 'name' must be a monitor name (str), got {type(name).__name__}; "
                             "pass ax and other options by keyword")
         for attr in kinds:
             if name in getattr(source, attr):
-                return getattr(source, attr)[name], t_end
+                return getattr(source, attr)[name], context
         known = [m for attr in kinds for m in getattr(source, attr)]
         raise ValueError(f"parameter 'name': no {'/'.join(kinds)} monitor named {name!r}; available: {known}")
     for attr in kinds:
         found = getattr(source, attr)
         if len(found) == 1:
-            return next(iter(found.values())), t_end
+            return next(iter(found.values())), context
         if len(found) > 1:
             raise ValueError(f"parameter 'name' is required: the results hold several {attr} "
                              f"monitors {list(found)}")
     raise ValueError(f"the results hold no {'/'.join(kinds)} monitor")
 
 
-def _new_axes(nrows=1):
-    """Axes of a new pyplot figure: one row per panel, 7 in wide."""
+def _window(window):
+    """``(start_ms, stop_ms)`` from ``window`` (None: everything; either end may be None)."""
+    if window is None:
+        return None, None
+    try:
+        start, stop = window
+    except (TypeError, ValueError):
+        raise ValueError(f"parameter 'window' must be (start_ms, stop_ms), got {window!r}") from None
+    start = None if start is None else check_number("window[0]", start, lo=0.0, unit="ms")
+    stop = None if stop is None else check_number("window[1]", stop, lo=0.0, unit="ms")
+    if start is not None and stop is not None and stop <= start:
+        raise ValueError(f"parameter 'window' must have stop > start, got {window!r}")
+    return start, stop
+
+
+def _new_figure(nrows=1, height_ratios=None):
+    """A new pyplot figure, 7 in wide, with one row of axes per panel (shared time axis)."""
     import matplotlib.pyplot as plt
 
     height = 1.2 + 1.8 * nrows if nrows > 1 else 4
-    fig, axes = plt.subplots(nrows, 1, sharex=True, squeeze=False, figsize=(7, height))
-    return list(axes[:, 0])
+    fig, axes = plt.subplots(nrows, 1, sharex=True, squeeze=False, figsize=(7, height),
+                             gridspec_kw={"height_ratios": height_ratios} if height_ratios else None)
+    return fig, list(axes[:, 0])
 
 
-def voltage_traces(source, name=None, *, neurons=None, vars=None, ax=None, copy=0):
+def _axes(ax, count, what):
+    """``count`` Axes from the user's ``ax`` (one Axes or a sequence)."""
+    axes = list(np.atleast_1d(ax).ravel())
+    if len(axes) != count:
+        raise ValueError(f"parameter 'ax' must hold {count} Axes ({what}), got {len(axes)}")
+    return axes
+
+
+def _decorate(axes, context, start, stop, markers):
+    """Time limits, marker lines (labelled when few), and the end of an unfinished run."""
+    end = stop if stop is not None else context.t_end
+    for a in axes:
+        a.set_xlim(start or 0.0, end if end else None)
+    lo, hi = axes[0].get_xlim()
+    shown = [(t, label) for t, label in context.markers if lo <= t <= hi] if markers else []
+    for a in axes:
+        if shown:
+            a.vlines([t for t, _ in shown], 0, 1, transform=a.get_xaxis_transform(), colors="0.55", lw=0.6,
+                     linestyles=":", zorder=0.5)
+        if not context.complete and context.t_end is not None and lo <= context.t_end <= hi:
+            a.axvline(context.t_end, color="C3", lw=1, ls="--")
+    if 0 < len(shown) <= MAX_MARKER_LABELS:
+        for t, label in shown:
+            axes[0].annotate(label, (t, 1.0), xycoords=("data", "axes fraction"), xytext=(2, -2),
+                             textcoords="offset points", fontsize="x-small", color="0.35", va="top", rotation=90)
+
+
+def _title(text, context, copy, batch):
+    suffix = "" if context.complete else f" [incomplete run: ends at {context.t_end or 0:g} ms]"
+    return f"{text}{_copy_label(copy, batch)}{suffix}"
+
+
+def voltage_traces(source, name=None, *, neurons=None, vars=None, window=None, markers=True, ax=None, copy=0):
     """Plot recorded state variables over time, one panel per variable (e.g. per compartment).
 
     Parameters
@@ -75,10 +140,14 @@ def voltage_traces(source, name=None, *, neurons=None, vars=None, ax=None, copy=
     name : str, optional
         State monitor name when ``source`` is a Results object.
     neurons : sequence of int, optional
-        Population indices to plot; they must have been recorded
-        (default: the first 5 recorded neurons).
+        Population indices to plot; they must have been recorded (default:
+        up to 10 recorded neurons, spread over them; the title says how many).
     vars : str or sequence of str, optional
         Variables to plot (default: all recorded variables).
+    window : (start_ms, stop_ms), optional
+        Time window; only that part is read from a file.
+    markers : bool
+        Draw the results' time markers (e.g. image or phase starts).
     ax : matplotlib Axes or sequence of Axes, optional
         One Axes per variable; by default a new figure is created.
     copy : int
@@ -87,34 +156,33 @@ def voltage_traces(source, name=None, *, neurons=None, vars=None, ax=None, copy=
     Returns
     -------
     matplotlib.figure.Figure
+        The figure drawn into (also when ``ax`` is given).
     """
-    trace, _ = _pick(source, name, {"state": StateTrace})
+    trace, context = _pick(source, name, {"state": StateTrace})
     variables = trace.vars if vars is None else [vars] if isinstance(vars, str) else list(vars)
-    unknown = [v for v in variables if v not in trace.values]
+    unknown = [v for v in variables if v not in trace.vars]
     if not variables or unknown:
         raise ValueError(f"parameter 'vars' must name recorded variables {trace.vars}, got {variables}")
-    column = {int(nid): k for k, nid in enumerate(trace.neurons)}
     if neurons is None:
-        cols = list(range(min(N_DEFAULT_NEURONS, trace.neurons.size)))
-    else:
-        missing = [int(nid) for nid in np.atleast_1d(neurons) if int(nid) not in column]
-        if missing:
-            raise ValueError(f"parameter 'neurons': neurons {missing} were not recorded by monitor "
-                             f"{trace.name!r}")
-        cols = [column[int(nid)] for nid in np.atleast_1d(neurons)]
-    axes = _new_axes(len(variables)) if ax is None else list(np.atleast_1d(ax).ravel())
-    if len(axes) != len(variables):
-        raise ValueError(f"parameter 'ax' must hold one Axes per variable ({len(variables)}), got {len(axes)}")
+        count = min(N_DEFAULT_NEURONS, trace.neurons.size)
+        neurons = trace.neurons[np.linspace(0, trace.neurons.size - 1, count).round().astype(int)] if count else []
+    start, stop = _window(window)
+    part = trace.window(start, stop, neurons=neurons)
+    axes = _new_figure(len(variables))[1] if ax is None else _axes(ax, len(variables), "one per variable")
+    batch = 1
     for a, var in zip(axes, variables):
-        values = _one_copy(trace.values[var], copy, 3)
-        for k in cols:
-            a.plot(trace.t, values[:, k], lw=1, label=f"neuron {trace.neurons[k]}")
+        values = part[var]
+        batch = values.shape[1] if values.ndim == 3 else 1
+        values = _one_copy(values, copy, 3)
+        for k, nid in enumerate(part.neurons):
+            a.plot(part.t, values[:, k], lw=1, label=f"neuron {nid}")
         unit = trace.units.get(var, "")
         a.set_ylabel(f"{var} ({unit})" if unit not in ("", "1") else var)  # "1": dimensionless, no unit
     axes[-1].set_xlabel("time (ms)")
-    batch = trace.values[variables[0]].shape[1] if trace.values[variables[0]].ndim == 3 else 1
-    axes[0].set_title(f"population {trace.population}: {', '.join(variables)}{_copy_label(copy, batch)}")
-    if len(cols) <= 10:
+    _decorate(axes, context, start, stop, markers)
+    shown = f"{part.neurons.size} of {trace.neurons.size} recorded neurons"
+    axes[0].set_title(_title(f"population {trace.population}: {', '.join(variables)} ({shown})", context, copy, batch))
+    if part.neurons.size <= 10:
         axes[0].legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     fig = axes[0].figure
     if ax is None:
@@ -122,8 +190,9 @@ def voltage_traces(source, name=None, *, neurons=None, vars=None, ax=None, copy=
     return fig
 
 
-def raster(source, name=None, *, ax=None, max_points=200_000, copy=0):
-    """Spike raster: neuron index against spike time in ms.
+def raster(source, name=None, *, neurons=None, window=None, rate_panel=False, bin_ms=5.0, markers=True, ax=None,
+           max_points=200_000, copy=0):
+    """Spike raster: neuron index against spike time in ms, optionally with the population rate beneath.
 
     Parameters
     ----------
@@ -131,7 +200,15 @@ def raster(source, name=None, *, ax=None, max_points=200_000, copy=0):
         The spikes, or results holding them (then give ``name``).
     name : str, optional
         Spike monitor name when ``source`` is a Results object.
-    ax : matplotlib Axes, optional
+    neurons : sequence of int, optional
+        Neurons to draw (default: all).
+    window : (start_ms, stop_ms), optional
+        Time window; only that part is read from a file.
+    rate_panel : bool
+        Add a panel beneath with the population rate of the drawn neurons (``bin_ms`` bins).
+    markers : bool
+        Draw the results' time markers (e.g. image or phase starts).
+    ax : matplotlib Axes (two with ``rate_panel``), optional
         Axes to draw into; by default a new figure is created.
     max_points : int
         At most this many spikes are drawn; larger trains are thinned to
@@ -141,38 +218,62 @@ def raster(source, name=None, *, ax=None, max_points=200_000, copy=0):
 
     Returns
     -------
-    matplotlib Axes
+    matplotlib.figure.Figure
+        The figure drawn into (also when ``ax`` is given).
     """
-    train, t_end = _pick(source, name, {"spikes": SpikeTrain})
-    batch = train.batch
-    if batch > 1:
-        train = train.of_copy(copy)
+    train, context = _pick(source, name, {"spikes": SpikeTrain})
     if isinstance(max_points, bool) or not isinstance(max_points, (int, np.integer)) or max_points < 1:
         raise ValueError(f"parameter 'max_points' must be an integer >= 1, got {max_points!r}")
-    step = max(1, math.ceil(train.count() / max_points))
-    shown = math.ceil(train.count() / step)
-    new = ax is None
-    ax = _new_axes()[0] if new else ax
-    if train.n <= 100:  # one tick per spike, tall enough to see the rows
+    start, stop = _window(window)
+    batch = train.batch
+    part = train.window(start, stop, neurons=neurons)
+    if batch > 1:
+        part = part.of_copy(copy)
+    n_drawn = train.n if neurons is None else np.unique(np.atleast_1d(neurons)).size
+    step = max(1, math.ceil(part.count() / max_points))
+    shown = math.ceil(part.count() / step)
+    panels = 2 if rate_panel else 1
+    if ax is None:
+        fig, axes = _new_figure(panels, [3, 1] if rate_panel else None)
+        if rate_panel:
+            fig.set_size_inches(7, 5.5)
+    else:
+        axes = _axes(ax, panels, "raster and rate panel" if rate_panel else "the raster")
+    if n_drawn <= 100:  # one tick per spike, tall enough to see the rows
         style = {"marker": "|", "markersize": 4}
     else:  # dots whose size shrinks with the number of spikes, so dense rasters keep contrast
         style = {"marker": ".", "markeredgewidth": 0,
                  "markersize": float(np.clip(np.sqrt(2e4 / max(shown, 1)), 0.5, 3.0))}
-    ax.plot(train.t[::step], train.i[::step], linestyle="none", color="k",
-            rasterized=shown > 10_000, **style)
-    ax.set_xlim(0, t_end if t_end else None)
-    ax.set_ylim(-0.5, train.n - 0.5)
-    ax.set_xlabel("time (ms)")
-    ax.set_ylabel("neuron index")
+    axes[0].plot(part.t[::step], part.i[::step], linestyle="none", color="k", rasterized=shown > 10_000, **style)
+    axes[0].set_ylim(-0.5, train.n - 0.5)
+    axes[0].set_ylabel("neuron index")
+    if rate_panel:
+        left, rate = part.binned_rate(bin_ms, stop if stop is not None else context.t_end)
+        rate = rate * train.n / n_drawn  # per drawn neuron
+        _draw_rate(axes[1], left[left >= (start or 0.0)], rate[left >= (start or 0.0)], bin_ms, stop or context.t_end)
+        axes[1].set_ylabel("rate (Hz)")
+    axes[-1].set_xlabel("time (ms)")
+    _decorate(axes, context, start, stop, markers)
     thinned = f", 1 in {step} shown" if step > 1 else ""
-    ax.set_title(f"population {train.population}: {train.count()} spikes from {train.n} neurons{thinned}"
-                 f"{_copy_label(copy, batch)}")
-    if new:
-        ax.figure.tight_layout()
-    return ax
+    axes[0].set_title(_title(f"population {train.population}: {part.count()} spikes from {n_drawn} neurons{thinned}",
+                             context, copy, batch))
+    if ax is None:
+        axes[0].figure.tight_layout()
+    return axes[0].figure
 
 
-def population_rate(source, name=None, *, bin_ms=5.0, ax=None, copy=0):
+def _draw_rate(ax, left, rate, bin_ms, end):
+    """Stairs of a binned rate (Hz) with bins starting at ``left``."""
+    if not left.size:
+        return
+    right = min(left[-1] + bin_ms, end) if end else left[-1] + bin_ms
+    edges = np.append(left, right)
+    ax.stairs(rate, edges, color="C0", fill=True, alpha=0.35)
+    ax.stairs(rate, edges, color="C0", lw=1)
+    ax.set_ylim(bottom=0)
+
+
+def population_rate(source, name=None, *, bin_ms=5.0, window=None, markers=True, ax=None, copy=0):
     """Population firing rate in Hz (mean per neuron) against time in ms.
 
     Parameters
@@ -185,6 +286,10 @@ def population_rate(source, name=None, *, bin_ms=5.0, ax=None, copy=0):
         Rate or spike monitor name when ``source`` is a Results object.
     bin_ms : float
         Bin width in ms (rounded to whole steps for a PopulationRate).
+    window : (start_ms, stop_ms), optional
+        Time window; only that part is read from a file.
+    markers : bool
+        Draw the results' time markers (e.g. image or phase starts).
     ax : matplotlib Axes, optional
         Axes to draw into; by default a new figure is created.
     copy : int
@@ -192,33 +297,36 @@ def population_rate(source, name=None, *, bin_ms=5.0, ax=None, copy=0):
 
     Returns
     -------
-    matplotlib Axes
+    matplotlib.figure.Figure
+        The figure drawn into (also when ``ax`` is given).
     """
-    mon, t_end = _pick(source, name, {"rates": PopulationRate, "spikes": SpikeTrain})
+    mon, context = _pick(source, name, {"rates": PopulationRate, "spikes": SpikeTrain})
+    start, stop = _window(window)
+    mon = mon.window(start, stop)
     batch = mon.counts.shape[1] if isinstance(mon, PopulationRate) and mon.counts.ndim == 2 else getattr(mon, "batch", 1)
     if isinstance(mon, SpikeTrain) and batch > 1:
         mon = mon.of_copy(copy)
     if isinstance(mon, PopulationRate):
         left, rate = mon.rate_hz(bin_ms)
         rate = _one_copy(rate, copy, 2)
-        end = mon.t[-1] + mon.dt if mon.t.size else 0.0
+        end = mon.t[-1] + mon.dt if mon.t.size else None
     else:
-        left, rate = mon.binned_rate(bin_ms, t_end)
-        end = min(left[-1] + bin_ms, t_end or math.inf) if left.size else 0.0
-    new = ax is None
-    ax = _new_axes()[0] if new else ax
-    if left.size:
-        ax.stairs(rate, np.append(left, end), color="C0", fill=True, alpha=0.35)
-        ax.stairs(rate, np.append(left, end), color="C0", lw=1)
-    ax.set_xlim(0, t_end if t_end else (end or None))
-    ax.set_ylim(bottom=0)
+        left, rate = mon.binned_rate(bin_ms, stop if stop is not None else context.t_end)
+        keep = left >= (start or 0.0)
+        left, rate = left[keep], rate[keep]
+        end = stop if stop is not None else context.t_end
+    ax = _new_figure()[1][0] if ax is None else _axes(ax, 1, "the rate")[0]
+    _draw_rate(ax, left, rate, bin_ms, end)
     ax.set_xlabel("time (ms)")
     ax.set_ylabel("rate (Hz)")
-    ax.set_title(f"population {mon.population}: firing rate ({bin_ms:g} ms bins, n = {mon.n})"
-                 f"{_copy_label(copy, batch)}")
-    if new:
+    if context.t_end is None:  # a bare monitor: its data say where it ends
+        context = _Context(end, context.complete, context.markers)
+    _decorate([ax], context, start, stop, markers)
+    ax.set_title(_title(f"population {mon.population}: firing rate ({bin_ms:g} ms bins, n = {mon.n})",
+                        context, copy, batch))
+    if len(ax.figure.axes) == 1:
         ax.figure.tight_layout()
-    return ax
+    return ax.figure
 
 
 def _one_copy(values, copy, batched_ndim):
@@ -240,13 +348,19 @@ def _save(fig, path):
     return path
 
 
-def summary_figures(results, outdir, prefix="", copy=0):
-    """Write PNG figures of every monitor.
+def _file_name(prefix, name, kind, fmt):
+    """``<prefix><name>_<kind>.<fmt>``, without doubling a kind the monitor's name ends with (``hid_rate.png``)."""
+    stem = name if name.endswith(f"_{kind}") else f"{name}_{kind}"
+    return f"{prefix}{stem}.{fmt}"
 
-    One traces figure per state monitor (``<prefix><name>_traces.png``), one
-    raster per spike monitor (``<prefix><name>_raster.png``) and one rate
-    figure per rate monitor, or per spike monitor of a population without a
-    rate monitor (``<prefix><name>_rate.png``), at 150 dpi.
+
+def summary_figures(results, outdir, prefix="", copy=0, *, neurons=None, window=None, fmt="png"):
+    """Write figures of every monitor.
+
+    One traces figure per state monitor (``<prefix><name>_traces.<fmt>``),
+    one raster with the population rate beneath per spike monitor
+    (``<prefix><name>_raster.<fmt>``) and one rate figure per rate monitor
+    (``<prefix><name>.<fmt>`` for a monitor named ``*_rate``), at 150 dpi for PNG.
 
     Parameters
     ----------
@@ -258,6 +372,12 @@ def summary_figures(results, outdir, prefix="", copy=0):
         Prepended to every file name.
     copy : int
         Batch copy to draw for monitors with a batch axis (default 0).
+    neurons : sequence of int, optional
+        Neurons to draw in traces (those recorded) and rasters.
+    window : (start_ms, stop_ms), optional
+        Time window of every figure.
+    fmt : {'png', 'pdf', 'svg'}
+        File format.
 
     Returns
     -------
@@ -266,24 +386,24 @@ def summary_figures(results, outdir, prefix="", copy=0):
     """
     if not isinstance(results, Results):
         raise TypeError(f"parameter 'results' must be a Results object, got {type(results).__name__}")
+    check_choice("fmt", fmt, FORMATS)
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
     paths = []
     for name, trace in results.state.items():
         nvars = len(trace.vars)
         fig = Figure(figsize=(7, 1.2 + 1.8 * nvars))
-        voltage_traces(results, name, ax=fig.subplots(nvars, 1, sharex=True, squeeze=False)[:, 0], copy=copy)
-        paths.append(_save(fig, outdir / f"{prefix}{name}_traces.png"))
-    rate_populations = {r.population for r in results.rates.values()}
-    rate_sources = list(results.rates)
-    for name, train in results.spikes.items():
-        fig = Figure(figsize=(7, 4))
-        raster(results, name, ax=fig.subplots(), copy=copy)
-        paths.append(_save(fig, outdir / f"{prefix}{name}_raster.png"))
-        if train.population not in rate_populations:
-            rate_sources.append(name)
-    for name in rate_sources:
+        recorded = None if neurons is None else [n for n in np.atleast_1d(neurons) if n in set(trace.neurons.tolist())]
+        voltage_traces(results, name, ax=fig.subplots(nvars, 1, sharex=True, squeeze=False)[:, 0], copy=copy,
+                       neurons=recorded or None, window=window)
+        paths.append(_save(fig, outdir / _file_name(prefix, name, "traces", fmt)))
+    for name in results.spikes:
+        fig = Figure(figsize=(7, 5.5))
+        raster(results, name, ax=fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 1]}),
+               copy=copy, neurons=neurons, window=window, rate_panel=True)
+        paths.append(_save(fig, outdir / _file_name(prefix, name, "raster", fmt)))
+    for name in results.rates:
         fig = Figure(figsize=(7, 3))
-        population_rate(results, name, ax=fig.subplots(), copy=copy)
-        paths.append(_save(fig, outdir / f"{prefix}{name}_rate.png"))
+        population_rate(results, name, ax=fig.subplots(), copy=copy, window=window)
+        paths.append(_save(fig, outdir / _file_name(prefix, name, "rate", fmt)))
     return paths

@@ -429,6 +429,9 @@ class Results:
     state, spikes, rates : dict
         Monitors by name: :class:`StateTrace`, :class:`SpikeTrain` and
         :class:`PopulationRate` objects.
+    markers : list of (float, str)
+        Time markers (ms, label) set by protocols or :meth:`compsim.Network.mark`,
+        e.g. the start of each image or phase; plots draw them.
     """
 
     attrs: dict
@@ -436,6 +439,7 @@ class Results:
     state: dict = field(default_factory=dict)
     spikes: dict = field(default_factory=dict)
     rates: dict = field(default_factory=dict)
+    markers: list = field(default_factory=list)
 
     def monitors(self):
         """dict of all monitors (state, spikes, rates) by name."""
@@ -449,10 +453,12 @@ class Results:
 
     def window(self, start_ms=None, stop_ms=None):
         """Every monitor cut to ``start_ms <= t < stop_ms``, read from the file alone, as in-memory :class:`Results`."""
+        inside = [(t, label) for t, label in self.markers
+                  if (start_ms is None or t >= start_ms) and (stop_ms is None or t < stop_ms)]
         return Results(dict(self.attrs), self.network,
                        {k: m.window(start_ms, stop_ms) for k, m in self.state.items()},
                        {k: m.window(start_ms, stop_ms) for k, m in self.spikes.items()},
-                       {k: m.window(start_ms, stop_ms) for k, m in self.rates.items()})
+                       {k: m.window(start_ms, stop_ms) for k, m in self.rates.items()}, inside)
 
     def to_sonata(self, directory, *, copy=0):
         """Write SONATA spike and report files into ``directory`` (:func:`compsim.io.export.to_sonata`)."""

@@ -51,6 +51,7 @@ def present_images(net, source, output, images, *, labels=None, phase_ms=100.0, 
         if clear_state:
             _clear(net)
         source.set_image(image, max_rate)
+        net.mark(f"image {k}" if labels is None else f"image {k} ({labels[k]})")
         net.run(phase_ms - average_ms)
         averager.reset()
         net.run(average_ms)

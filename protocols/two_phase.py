@@ -44,6 +44,8 @@ from compsim.engine.plan import Stage
 from compsim.plasticity import segregated as rules
 from compsim.plasticity.segregated import FORWARD, TARGET, TEST, SegregatedLearning
 
+PHASE_NAMES = {FORWARD: "forward", TARGET: "target", TEST: "test"}  # the markers' labels
+
 
 @dataclass
 class PhaseResult:
@@ -253,6 +255,9 @@ class SegregatedTraining:
         self._set_schedule(ends, kinds, examples, rounds, windows, self.max_rate * images, targets, n_rounds)
         src = self.seg.inp
         src.rates_buffer(self.max_rate)
+        starts = (net.step + np.concatenate([[0], np.cumsum(lengths)[:-1]])) * net.dt
+        shown = examples.max(axis=1)  # with a batch: the highest example shown in the round
+        net.mark([f"{PHASE_NAMES[kind]} {example}" for kind, example in zip(kinds, shown)], starts)
         t0 = time.perf_counter()
         net.run(float(lengths.sum()) * net.dt, progress=progress)
         wall = time.perf_counter() - t0

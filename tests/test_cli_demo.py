@@ -48,7 +48,12 @@ def test_info_and_plot(tmp_path, capsys):
     assert "lif: CobaLIF(5)" in info and "src -> lif.ge: sparse" in info and "numba_version" in info
     assert cli(["plot", str(tmp_path / "x.h5"), "-o", str(tmp_path / "figs")]) == 0
     assert sorted(p.name for p in (tmp_path / "figs").glob("*.png")) == [
-        "lif_state_traces.png", "src_spikes_raster.png", "src_spikes_rate.png"]
+        "lif_state_traces.png", "src_spikes_raster.png"]
+    assert cli(["plot", str(tmp_path / "x.h5"), "-o", str(tmp_path / "pdf"), "--format", "pdf", "--window", "10",
+                "30", "--neurons", "0:3"]) == 0
+    pdfs = sorted((tmp_path / "pdf").glob("*.pdf"))
+    assert [p.name for p in pdfs] == ["lif_state_traces.pdf", "src_spikes_raster.pdf"]
+    assert all(p.read_bytes()[:5] == b"%PDF-" for p in pdfs)
 
 
 def test_run_script(tmp_path):

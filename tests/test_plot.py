@@ -55,7 +55,7 @@ def test_voltage_traces(results, tmp_path):
     fig = plot.voltage_traces(results.state["hid_v"])
     assert len(fig.axes) == 3
     assert fig.axes[0].get_ylabel() == "v_soma (mV)" and fig.axes[-1].get_xlabel() == "time (ms)"
-    assert len(fig.axes[0].lines) == 5
+    assert len(fig.axes[0].lines) == 10 and "10 of 10 recorded neurons" in fig.axes[0].get_title()
     save(fig, tmp_path / "traces.png")
     fig = plot.voltage_traces(results, "hid_v", neurons=[2, 9], vars="v_apical")
     assert len(fig.axes) == 1 and len(fig.axes[0].lines) == 2
@@ -67,13 +67,13 @@ def test_voltage_traces(results, tmp_path):
 
 
 def test_raster(results, tmp_path):
-    ax = plot.raster(results.spikes["hid_spikes"])
+    ax = plot.raster(results.spikes["hid_spikes"]).axes[0]
     assert ax.get_xlabel() == "time (ms)" and ax.get_ylabel() == "neuron index"
     save(ax.figure, tmp_path / "raster.png")
-    ax = plot.raster(results, "out_spikes")
+    ax = plot.raster(results, "out_spikes").axes[0]
     assert ax.get_xlim() == (0.0, 200.0) and "output" in ax.get_title()
     save(ax.figure, tmp_path / "raster_out.png")
-    ax = plot.raster(results.spikes["hid_spikes"], max_points=100)
+    ax = plot.raster(results.spikes["hid_spikes"], max_points=100).axes[0]
     assert "shown" in ax.get_title()
     plt.close(ax.figure)
     with pytest.raises(ValueError, match="'name' is required"):
@@ -81,7 +81,7 @@ def test_raster(results, tmp_path):
 
 
 def test_population_rate(results, tmp_path):
-    ax = plot.population_rate(results.rates["hid_rate"], bin_ms=5.0)
+    ax = plot.population_rate(results.rates["hid_rate"], bin_ms=5.0).axes[0]
     assert ax.get_ylabel() == "rate (Hz)"
     save(ax.figure, tmp_path / "rate.png")
     fig, axes = plt.subplots(2, 1)
@@ -99,8 +99,8 @@ def test_rate_from_counts_matches_rate_from_spikes(results):
 def test_summary_figures(results, tmp_path):
     paths = plot.summary_figures(results, tmp_path / "figs", prefix="run1_")
     names = sorted(p.name for p in paths)
-    assert names == ["run1_hid_rate_rate.png", "run1_hid_spikes_raster.png", "run1_hid_v_traces.png",
-                     "run1_out_spikes_raster.png", "run1_out_spikes_rate.png"]
+    assert names == ["run1_hid_rate.png", "run1_hid_spikes_raster.png", "run1_hid_v_traces.png",
+                     "run1_out_spikes_raster.png"]
     for p in paths:
         assert_png(p)
 
@@ -119,9 +119,9 @@ def test_batched_results_plot_one_copy(tmp_path):
     np.testing.assert_array_equal(fig.axes[0].lines[1].get_ydata(), res.state["hid_state"]["v_soma"][:, 2, 1])
     assert "copy 2 of 3" in fig.axes[0].get_title()
     assert fig.axes[0].get_ylabel() == "v_soma"  # dimensionless: no "(1)"
-    ax = plot.raster(res, "hid_spikes", copy=1)
+    ax = plot.raster(res, "hid_spikes", copy=1).axes[0]
     assert ax.lines[0].get_xdata().size == res.spikes["hid_spikes"].of_copy(1).count()
-    assert "copy 1 of 3" in plot.population_rate(res, "hid_rate", copy=1).get_title()
+    assert "copy 1 of 3" in plot.population_rate(res, "hid_rate", copy=1).axes[0].get_title()
     with pytest.raises(ValueError, match="'copy'"):
         plot.voltage_traces(res, "hid_state", copy=3)
     assert len(plot.summary_figures(res, tmp_path, copy=2)) == 3
@@ -130,3 +130,33 @@ def test_batched_results_plot_one_copy(tmp_path):
     seg.net.run(10.0, output=tmp_path / "b.h5")
     assert main(["plot", str(tmp_path / "b.h5"), "-o", str(tmp_path / "figs"), "--copy", "1"]) == 0
     assert len(list((tmp_path / "figs").glob("*.png"))) == 3
+
+
+def test_windows_neurons_markers_and_incomplete_runs(tmp_path):
+    path = tmp_path / "run.h5"
+    w = H5Writer(path, {"dt_ms": DT, "seed": 1, "network": {}})
+    w.add_state_monitor("v", "hid", ["v_soma"], {"v_soma": "mV"}, np.arange(20), 1, np.float64)
+    w.add_spike_monitor("s", "hid", 20)
+    t = DT * np.arange(1000)
+    w.append_state("v", t, {"v_soma": np.outer(np.sin(t / 5), np.arange(20))})
+    w.append_spikes("s", np.repeat(t[::10], 2), np.tile([3, 15], 100))
+    w.mark([0.0, 40.0, 80.0], ["image 0 (7)", "image 1 (2)", "image 2 (1)"])
+    w.flush(100.0)
+    w.close(100.0, complete=False)  # as a run stopped by Ctrl-C leaves it
+    res = load(path)
+    assert res.markers == [(0.0, "image 0 (7)"), (40.0, "image 1 (2)"), (80.0, "image 2 (1)")]
+    fig = plot.voltage_traces(res, window=(30.0, 60.0), neurons=[4, 19])
+    ax = fig.axes[0]
+    assert ax.get_xlim() == (30.0, 60.0) and "incomplete run: ends at 100 ms" in ax.get_title()
+    np.testing.assert_array_equal(ax.lines[1].get_ydata(), np.sin(t[300:600] / 5) * 19)
+    assert [text.get_text() for text in ax.texts] == ["image 1 (2)"]  # the one marker in the window
+    plt.close(fig)
+    fig = plot.raster(res, neurons=[3], rate_panel=True, bin_ms=10.0)
+    top, bottom = fig.axes
+    assert set(top.lines[0].get_ydata()) == {3} and top.lines[0].get_xdata().size == 100
+    assert bottom.get_ylabel() == "rate (Hz)" and len(top.texts) == 3
+    rate = bottom.patches[0].get_data().values
+    np.testing.assert_allclose(rate, 1000.0)  # neuron 3 spikes every 1 ms: 1000 Hz in every 10 ms bin
+    plt.close(fig)
+    with pytest.raises(ValueError, match="'window'"):
+        plot.population_rate(res, "s", window=(50.0, 10.0))

@@ -20,6 +20,8 @@ tool such as ``h5dump``, h5py, MATLAB or HDFView; no pickled objects)::
                               spikes, rate: n (int, population size)
                               rate:         dt_ms (float)
     /t_end_ms          dataset (1,): ms simulated so far, updated at every flush
+    /markers/          t (float64, ms, (M,)), label (fixed-length UTF-8 strings of 64 bytes, (M,)):
+                       time markers such as a protocol's phase or image boundaries
     every dataset of samples or times has an attribute units ("ms" for t)
         state:   t (float64, ms, (S,)), neurons (int64, (K,)),
                  <variable> (S, K) for each variable, in the monitor's dtype;
@@ -62,13 +64,14 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from compsim.io.writer import Writer
+from compsim.io.writer import MARKER_LABEL_BYTES, Writer
 from compsim.results import ArrayColumn, Column, PopulationRate, Results, SpikeTrain, StateTrace
 
 #: Target number of elements per chunk of a growable dataset. Each flush rewrites the
 #: last, partly filled chunk, so chunks are kept small enough for frequent flushes.
 CHUNK_ELEMENTS = 16384
 _LIBVER = ("v110", "v110")  # the oldest format with SWMR; also the newest: files stay readable by HDF5 1.10+
+_LABEL = h5py.string_dtype("utf-8", MARKER_LABEL_BYTES)  # marker labels, fixed length: every tool reads them
 _COMPRESSION = {"compression": "gzip", "compression_opts": 1, "shuffle": True}
 
 
@@ -79,6 +82,13 @@ def _growable(group, name, dtype, width=()):
     chunks = (max(1, CHUNK_ELEMENTS // inner), *width) if inner <= CHUNK_ELEMENTS else (1, *width[:-1], CHUNK_ELEMENTS)
     return group.create_dataset(name, shape=shape, maxshape=(None,) + shape[1:], dtype=dtype,
                                 chunks=chunks, **_COMPRESSION)
+
+
+def _create_markers(f):
+    """The group of time markers: t (ms) and label (fixed-length UTF-8), growable."""
+    g = f.create_group("markers")
+    _growable(g, "t", np.float64).attrs["units"] = "ms"
+    _growable(g, "label", _LABEL)
 
 
 def _append(dataset, data):
@@ -113,6 +123,8 @@ class H5Writer(Writer):
         self._file = h5py.File(self.path, "r+" if self.append else "w", libver=_LIBVER)
         try:
             if self.append:
+                if "markers" not in self._file:  # a file written before markers existed
+                    _create_markers(self._file)
                 self.attrs["t_end_ms"] = float(self._file["t_end_ms"][0])
                 self._file.attrs["complete"] = np.int8(0)
                 if "t_end_ms" in self._file.attrs:  # while writing, the end time lives in the dataset only
@@ -130,6 +142,7 @@ class H5Writer(Writer):
             self._file.attrs["json_attrs"] = json.dumps(self._json_keys)
             self._file.attrs["network"] = json.dumps(self.network)
             self._file.create_group("monitors", track_order=True)
+            _create_markers(self._file)
             self._file.create_dataset("t_end_ms", data=np.zeros(1))
             self._file.flush()
         except BaseException:
@@ -214,6 +227,11 @@ class H5Writer(Writer):
         g = self._file["monitors"][spec.name]
         _append(g["counts"], counts.astype(np.int32))
         _append(g["t"], t)
+
+    def _write_marks(self, t, labels):
+        self._swmr()
+        _append(self._file["markers/label"], np.array([label.encode() for label in labels], dtype=_LABEL))
+        _append(self._file["markers/t"], t)
 
     def _flush(self):
         # attributes cannot change in SWMR mode: the running end time is a dataset
@@ -310,6 +328,10 @@ def _read(f, path=None):
     """Results of an open file: columns that read from ``path`` on demand, or (``path`` None) read now."""
     attrs, network = _attrs(f)
     res = Results(attrs=attrs, network=network)
+    if "markers" in f:
+        g = f["markers"]
+        length = min(g["t"].shape[0], g["label"].shape[0])
+        res.markers = list(zip(g["t"][:length].tolist(), [label.decode() for label in g["label"][:length]]))
 
     def col(dataset, length):
         if path is None:

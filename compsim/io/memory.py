@@ -48,6 +48,7 @@ class MemoryWriter(Writer):
     def __init__(self, metadata):
         super().__init__(metadata)
         self._buffers = {}
+        self._marks = []
 
     def _create(self, spec):
         copies = () if spec.batch == 1 else (spec.batch,)
@@ -77,6 +78,9 @@ class MemoryWriter(Writer):
         self._buffers[spec.name]["second"].append(counts)
         self._buffers[spec.name]["t"].append(t)
 
+    def _write_marks(self, t, labels):
+        self._marks.extend(zip(t.tolist(), labels))
+
     def _flush(self):
         pass
 
@@ -85,7 +89,7 @@ class MemoryWriter(Writer):
 
     def results(self):
         """Return a :class:`Results` with everything appended so far (read-only views of the buffers)."""
-        res = Results(attrs=dict(self.attrs), network=json.loads(json.dumps(self.network)))
+        res = Results(attrs=dict(self.attrs), network=json.loads(json.dumps(self.network)), markers=list(self._marks))
         for name, spec in self._specs.items():
             bufs = self._buffers[name]
             t = bufs["t"].view()

@@ -24,6 +24,8 @@ import numpy as np
 from compsim._version import __version__
 from compsim.checks import check_count, check_positive
 
+#: Longest marker label (bytes of UTF-8; the file stores them in fixed-length fields).
+MARKER_LABEL_BYTES = 64
 #: Root attributes set by the writer; metadata may not use these names.
 RESERVED_ATTRS = ("t_end_ms", "complete", "created", "compsim_version", "numba_version",
                   "numpy_version", "h5py_version", "hdf5_version", "python_version", "json_attrs")
@@ -152,7 +154,7 @@ class Writer:
     """Base class of the writers: checks every call, then calls a storage hook.
 
     Subclasses implement ``_create(spec)``, ``_write_state(spec, t, values)``,
-    ``_write_spikes(spec, t, i)``, ``_write_rate(spec, t, counts)``,
+    ``_write_spikes(spec, t, i)``, ``_write_rate(spec, t, counts)``, ``_write_marks(t, labels)``,
     ``_flush()``, ``_close()`` and ``results()``. ``self.attrs`` holds the
     root attributes as Python values and ``self.network`` the network dict.
 
@@ -293,6 +295,17 @@ class Writer:
         if c.size and c.min() < 0:
             raise ValueError(f"parameter 'counts' must be >= 0, got {c.min()}")
         self._write_rate(spec, t, c)
+
+    def mark(self, t_ms, labels):
+        """Append time markers (e.g. a protocol's phase or image boundaries): times ``t_ms`` (ms) and their labels."""
+        t = _vector("t_ms", t_ms, np.float64)
+        labels = [str(label) for label in np.atleast_1d(labels)]
+        if len(labels) != t.size:
+            raise ValueError(f"parameter 'labels' must hold one label per time ({t.size}), got {len(labels)}")
+        too_long = [label for label in labels if len(label.encode()) > MARKER_LABEL_BYTES]
+        if too_long:
+            raise ValueError(f"parameter 'labels': at most {MARKER_LABEL_BYTES} bytes (UTF-8) each, got {too_long[0]!r}")
+        self._write_marks(t, labels)
 
     # -- run state ----------------------------------------------------------
     def _set_t_end(self, t_end_ms):
