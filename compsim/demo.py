@@ -82,7 +82,7 @@ def segregated_demo(outdir, *, n_hidden=500, n_images=10, phase_ms=250.0, averag
     t0 = time.perf_counter()
     with net.recording(Path(outdir) / "segdend.h5"):
         shown = present_images(net, seg.inp, seg.out, images, labels=labels, phase_ms=phase_ms,
-                               average_ms=average_ms, clear_state=True)
+                               average_ms=average_ms, clear_state=True, progress=progress)
     wall = time.perf_counter() - t0
     res = _load(Path(outdir) / "segdend.h5")
     rates = {p: res.spikes[f"{p}_spikes"].rate_hz(net.t) for p in ("inp", "hid", "out")}

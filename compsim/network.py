@@ -398,7 +398,13 @@ class Network:
             raise ValueError(f"Network.run: parameter 'duration' must be a multiple of dt = {self.dt} ms, got {duration} ms")
         chunk = self.chunk_steps if chunk_steps is None else check_count("chunk_steps", chunk_steps, owner="Network.run")
         if self._program is None:
+            if progress:
+                sys.stderr.write("compsim: compiling the chunk loop (once per network structure, then loaded "
+                                 "from the cache) ...")
+                sys.stderr.flush()
             self.build()
+            if progress:
+                sys.stderr.write(f" {self.timings['build_s'] + self.timings['compile_s']:.1f} s\n")
         if chunk > self._allocated_steps:  # larger chunks than the buffers were sized for
             self._allocate_monitors(chunk)
         if output is not None:

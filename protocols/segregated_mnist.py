@@ -202,6 +202,8 @@ def run(exp, outdir, *, resume=False, progress=True, block=None, log=print):
     x_train, y_train, x_test, y_test = load_data(exp)
     seg, training = build(exp)
     t0 = time.perf_counter()
+    if progress:
+        sys.stderr.write("compiling the training loop (first time only; then loaded from the cache) ...\n")
     seg.net.build()  # compile (or load from the cache) before anything is timed
     log(f"compiled the training loop in {time.perf_counter() - t0:.1f} s")
     curve, first = LearningCurve(), 1
@@ -214,7 +216,7 @@ def run(exp, outdir, *, resume=False, progress=True, block=None, log=print):
              "network": json.dumps(seg.net.describe(), default=str)}
     name = f"784-{'-'.join(map(str, exp.hidden))}-10, {exp.mode}" + (f", batch {exp.batch}" if exp.batch > 1 else "")
     if first == 1 and exp.test_before:
-        tested = training.test(x_test, y_test)
+        tested = _test(training, x_test, y_test, progress)
         curve.add(0, tested.accuracy, np.nan, 0.0, np.nan, tested.wall_s, tested.images_per_s, seg.forward)
         log(f"epoch 0: held-out accuracy {100 * tested.accuracy:.2f} % ({tested.images_per_s:.0f} test images/s)")
     block = block or max(exp.batch, 10 * exp.batch if exp.batch > 1 else 250)
@@ -233,14 +235,12 @@ def run(exp, outdir, *, resume=False, progress=True, block=None, log=print):
                 _progress(epoch, exp.epochs, seen, len(order), correct / seen, seen / wall)
             if exp.test_every and seen - tested_at >= exp.test_every and seen < len(order):
                 tested_at = seen
-                tested = training.test(x_test, y_test)
+                tested = _test(training, x_test, y_test, progress)
                 curve.add(epoch - 1 + seen / len(order), tested.accuracy, correct / seen, wall, seen / wall,
                           tested.wall_s, tested.images_per_s, seg.forward)
-                if progress:
-                    sys.stderr.write(f" | held-out {100 * tested.accuracy:5.1f} %")
         if progress:
             sys.stderr.write("\n")
-        tested = training.test(x_test, y_test)
+        tested = _test(training, x_test, y_test, progress)
         curve.add(epoch, tested.accuracy, correct / seen, wall, seen / wall, tested.wall_s, tested.images_per_s,
                   seg.forward)
         log(f"epoch {epoch}: held-out accuracy {100 * tested.accuracy:.2f} %, training {100 * correct / seen:.2f} %; "
@@ -252,6 +252,17 @@ def run(exp, outdir, *, resume=False, progress=True, block=None, log=print):
         curve.write(outdir / CURVE_FILE, attrs)
         curve.plot(outdir / FIGURE_FILE, title=name)
     return curve, seg
+
+
+def _test(training, x_test, y_test, progress):
+    """Test on the held-out digits, saying so on the progress line."""
+    if progress:
+        sys.stderr.write(f" | testing on {len(y_test)} held-out digits ...")
+        sys.stderr.flush()
+    tested = training.test(x_test, y_test)
+    if progress:
+        sys.stderr.write(f" {100 * tested.accuracy:5.1f} %\n" if tested.wall_s else "\n")
+    return tested
 
 
 def _progress(epoch, epochs, seen, total, accuracy, rate):
