@@ -245,7 +245,8 @@ def raster(source, name=None, *, neurons=None, window=None, rate_panel=False, bi
         style = {"marker": ".", "markeredgewidth": 0,
                  "markersize": float(np.clip(np.sqrt(2e4 / max(shown, 1)), 0.5, 3.0))}
     axes[0].plot(part.t[::step], part.i[::step], linestyle="none", color="k", rasterized=shown > 10_000, **style)
-    axes[0].set_ylim(-0.5, train.n - 0.5)
+    drawn = np.atleast_1d(neurons) if neurons is not None else np.array([0, train.n - 1])
+    axes[0].set_ylim(drawn.min() - 0.5, drawn.max() + 0.5)
     axes[0].set_ylabel("neuron index")
     if rate_panel:
         left, rate = part.binned_rate(bin_ms, stop if stop is not None else context.t_end)
