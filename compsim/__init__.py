@@ -14,12 +14,13 @@ from .connectivity import Explicit, FixedInDegree, FixedProbability
 from . import plasticity
 from .network import Network, SimulationDiverged
 from .io.hdf5 import load
-from .sources import PoissonSource, SpikeTrainSource
-from .synapses import DoubleExponential, Exponential, TruncatedDoubleExponential
+from .sources import ActivitySource, PoissonSource, SpikeTrainSource
+from .synapses import DoubleExponential, Exponential, Instantaneous, TruncatedDoubleExponential
 
 __all__ = [
-    "__version__", "Network", "SimulationDiverged", "PoissonSource", "SpikeTrainSource",
-    "FixedProbability", "FixedInDegree", "Explicit", "Exponential", "DoubleExponential", "TruncatedDoubleExponential", "load", "plasticity",
+    "__version__", "Network", "SimulationDiverged", "ActivitySource", "PoissonSource", "SpikeTrainSource",
+    "FixedProbability", "FixedInDegree", "Explicit", "Exponential", "DoubleExponential", "TruncatedDoubleExponential",
+    "Instantaneous", "load", "plasticity",
 ]
 
 

@@ -124,6 +124,7 @@ class Population:
     ports: tuple = ()
     events: tuple = ()
     spiking = True  # False for populations that emit no spikes (rate or steady-state models)
+    activity = None  # rate populations: the state variable their projections transmit (graded), e.g. "p"
 
     def __init__(self, n, *, name=None, **params):
         owner = type(self).__name__
@@ -176,6 +177,10 @@ class Population:
 
     def validate(self, dt):
         """Check parameters against the time step ``dt`` (ms); override to add checks."""
+
+    def check_input(self, pre, target, weights, owner):
+        """Check a new projection from ``pre`` into port ``target`` with ``weights`` (e.g. Dale's law);
+        raise ValueError naming ``owner`` (the projection) to refuse it. Accepts everything by default."""
 
     def stages(self):
         """The per-step work of this population (:class:`compsim.engine.plan.Stage` objects)."""

@@ -24,7 +24,7 @@ from .checks import check_array, check_number
 from .connectivity import Explicit, FixedInDegree, FixedProbability
 from .engine import kernels
 from .engine.plan import Stage
-from .synapses import Exponential, TruncatedDoubleExponential, default_synapse
+from .synapses import Exponential, Instantaneous, TruncatedDoubleExponential, default_synapse
 
 
 class Projection:
@@ -41,9 +41,10 @@ class Projection:
         self.pre, self.post, self.target = pre, post, target
         self.store = network.store
         self.synapse = default_synapse(post, port) if synapse is None else synapse
-        if not isinstance(self.synapse, (Exponential, TruncatedDoubleExponential)):
-            raise ValueError(f"{owner}: 'synapse' must be Exponential(...), DoubleExponential(...) or "
-                             f"TruncatedDoubleExponential(...), got {synapse!r}")
+        if not isinstance(self.synapse, (Exponential, TruncatedDoubleExponential, Instantaneous)):
+            raise ValueError(f"{owner}: 'synapse' must be Exponential(...), DoubleExponential(...), "
+                             f"TruncatedDoubleExponential(...) or Instantaneous(), got {synapse!r}")
+        self.graded = pre.activity is not None  # rate transmission: the pre's activities, every step
         dt = network.dt
         delay = check_number("delay", delay, lo=0.0, unit="ms", owner=owner)
         self.delay_steps = int(round(delay / dt))
@@ -96,8 +97,11 @@ class Projection:
                           doc=f"delay ring of {pre.name} -> {post.name}.{target}")
             decay = self.synapse.decay_factors(dt, network.method) + [self.synapse.output_coefficient()]
             store.adopt(own, "decay", np.array(decay), kind="scratch", doc="per-step decay factors, output coefficient")
+        post.check_input(pre, target, self.weights, owner)
         self.rule = plasticity
         if plasticity is not None:
+            if self.graded:
+                raise ValueError(f"{owner}: plasticity rules act on spikes; '{pre.name}' transmits graded activities")
             from .plasticity import Rule
 
             if not isinstance(plasticity, Rule):
@@ -222,7 +226,10 @@ class Projection:
         return {"head": [], "copy": copy, "body": body}
 
     def stages(self):
-        delivery = DenseDelivery(self) if self.kind == "dense" else SparseDelivery(self)
+        if self.graded:
+            delivery = GradedDenseDelivery(self) if self.kind == "dense" else GradedSparseDelivery(self)
+        else:
+            delivery = DenseDelivery(self) if self.kind == "dense" else SparseDelivery(self)
         return [delivery] + ([] if self.rule is None else self.rule.stages())
 
     def describe(self):
@@ -231,6 +238,7 @@ class Projection:
             "post": self.post.name,
             "target": self.target,
             "kind": self.kind,
+            "transmission": "graded" if self.graded else "spikes",
             "n_synapses": int(self.n_synapses),
             "delay_steps": self.delay_steps,
             "synapse": self.synapse.describe(),
@@ -253,10 +261,14 @@ class _Delivery(Stage):
         j = self.subject
         return f"deliver {j.pre.name} -> {j.post.name}.{j.target} ({j.kind})"
 
+    def source(self, out):
+        """The presynaptic arguments of the kernel: this step's spikes (index lists and counts)."""
+        own = self.subject.pre.owner
+        return f"{out.array(own, 'spk')}, {out.array(own, 'nsp')}, {out.array(own, 'cnt')}[0]"
+
     def emit(self, out):
         j = self.subject
-        own = j.pre.owner
-        spikes = f"{out.array(own, 'spk')}, {out.array(own, 'nsp')}, {out.array(own, 'cnt')}[0]"
+        spikes = self.source(out)
         if j.uses_ring:  # read from step + delay_steps + 1 on (a FIR kernel keeps reading it n_taps steps)
             ring = out.array(j.owner, "ring")
             target = f"{ring}[(step + {j.delay_steps + 1}) % {ring}.shape[0]]"
@@ -277,4 +289,31 @@ class SparseDelivery(_Delivery):
     """CSR weights, event-driven (:func:`compsim.engine.kernels.deliver_sparse`)."""
 
     kernel = staticmethod(kernels.deliver_sparse)
+    fields = ("indptr", "indices", "w")
+
+
+class _GradedDelivery(_Delivery):
+    """Graded (rate) transmission: every step, the weighted sum of the presynaptic activities (the
+    population's ``activity`` variable, e.g. ``p`` of a conductance neuron in rate mode)."""
+
+    def describe(self):
+        j = self.subject
+        return f"deliver {j.pre.name} -> {j.post.name}.{j.target} ({j.kind}, graded)"
+
+    def source(self, out):
+        pre = self.subject.pre
+        return f"{out.array(pre.owner, 'state')}[{pre.var_names.index(pre.activity)}]"
+
+
+class GradedDenseDelivery(_GradedDelivery):
+    """Dense weights: one BLAS gemv per copy (:func:`compsim.engine.kernels.deliver_graded_dense`)."""
+
+    kernel = staticmethod(kernels.deliver_graded_dense)
+    fields = ("wt", "dot_out")
+
+
+class GradedSparseDelivery(_GradedDelivery):
+    """CSR weights, row by row over the active presynaptic units (:func:`compsim.engine.kernels.deliver_graded_sparse`)."""
+
+    kernel = staticmethod(kernels.deliver_graded_sparse)
     fields = ("indptr", "indices", "w")

@@ -27,7 +27,7 @@ from .checks import check_array, check_number, index_array
 from .units import magnitude
 from .engine import kernels
 from .engine.plan import Stage
-from .model import Population, check_spike_mode
+from .model import Param, Population, Var, check_spike_mode
 from .rng import BERNOULLI, POISSON, draw_spikes
 
 
@@ -257,3 +257,37 @@ class SpikeReplay(Stage):
         args = [out.array(own, f) for f in ("spike_steps", "spike_neurons", "cursor", "cnt")]
         out.comment(f"source {self.subject.index}: {self.subject.name} (SpikeTrainSource)")
         out.emit(f"{replay}(step, {', '.join(args)})")
+
+
+class ActivitySource(Population):
+    """Fixed graded activities ``p`` in [0, 1] (e.g. an image's pixels) that rate populations read every step.
+
+    Projections from it transmit ``p`` itself (graded), not spikes; ``valence``
+    (+1 excitatory, -1 inhibitory) is the sign Dale's law gives all its
+    synapses. Set new activities between runs with ``src["p"] = values``
+    ((n,) for every copy or (B, n), one row per copy).
+    """
+
+    params = (Param("valence", 1.0, "1", "+1 excitatory, -1 inhibitory: the sign of all its synapses", lo=-1.0,
+                    hi=1.0, per_copy=False),)
+    state_vars = (Var("p", "1", "activity in [0, 1]", role="param"),)
+    spiking = False
+    activity = "p"
+
+    def __init__(self, n, p=0.0, *, valence=1.0, name=None):
+        super().__init__(n, name=name, valence=valence)
+        if self.p["valence"] not in (-1.0, 1.0):
+            raise ValueError(f"ActivitySource: parameter 'valence' must be +1 or -1, got {self.p['valence']}")
+        self._initial = check_array("p", p, np.shape(p), lo=0.0, hi=1.0, owner="ActivitySource")
+
+    def _declare(self, store, batch, dtype):
+        super()._declare(store, batch, dtype)
+        self["p"] = self._initial
+
+    def __setitem__(self, name, value):
+        if name == "p":
+            check_array("p", value, np.shape(value), lo=0.0, hi=1.0, owner=f"ActivitySource '{self.name}'")
+        super().__setitem__(name, value)
+
+    def stages(self):
+        return []  # constant until the user sets new activities

@@ -131,10 +131,31 @@ class TruncatedDoubleExponential:
                 f"length={self.length})")
 
 
+class Instantaneous:
+    """No filtering: the port sees, in step t + 1 (+ delay), exactly what was delivered in step t.
+
+    For graded (rate) transmission: a rate population's activities ``p`` give
+    the conductance ``sum_j W_ij p_j`` of the next step.
+    """
+
+    n_traces = 1
+
+    def output_coefficient(self):
+        return 1.0
+
+    def decay_factors(self, dt, method):
+        return [0.0]  # the trace holds one step's delivery and is then cleared
+
+    def describe(self):
+        return {"kind": "instantaneous"}
+
+
 def default_synapse(population, port):
     """The synaptic kernel a model declares for ``port`` (see :class:`compsim.model.Port`)."""
     kind, *names = port.default_synapse
     values = [population.p[n] for n in names]
+    if kind == "instantaneous":
+        return Instantaneous()
     if kind == "exponential":
         return Exponential(*values)
     return DoubleExponential(*values)

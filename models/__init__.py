@@ -1,6 +1,7 @@
 """Built-in neuron models; each module documents its equations, state, parameters and units."""
+from .cwa import ConductanceNeuron
 from .lif import CobaLIF
 from .segregated import OutputNeuron, SegregatedPyramidal
 from .urbanczik import UrbanczikNeuron
 
-__all__ = ["CobaLIF", "SegregatedPyramidal", "OutputNeuron", "UrbanczikNeuron"]
+__all__ = ["CobaLIF", "ConductanceNeuron", "SegregatedPyramidal", "OutputNeuron", "UrbanczikNeuron"]

@@ -142,6 +142,27 @@ def deliver_sparse(spk, nsp, cnt, indptr, indices, w, target):
 
 
 @njit(cache=True)
+def deliver_graded_dense(values, wt, dot_out, target):
+    """``target[b] += W @ values[b]`` for every copy ``b`` (one BLAS gemv each); ``wt`` is W transposed."""
+    for b in range(values.shape[0]):
+        np.dot(values[b], wt, dot_out[b])
+        target[b] += dot_out[b]
+
+
+@njit(cache=True)
+def deliver_graded_sparse(values, indptr, indices, w, target):
+    """``target[b] += W @ values[b]`` through a CSR matrix (rows = presynaptic units), skipping zero activities."""
+    for b in range(values.shape[0]):
+        out = target[b]
+        row = values[b]
+        for j in range(row.shape[0]):
+            v = row[j]
+            if v != 0.0:
+                for s in range(indptr[j], indptr[j + 1]):
+                    out[indices[s]] += v * w[s]
+
+
+@njit(cache=True)
 def record_spikes(step, spk, nsp, cnt, buf_step, buf_copy, buf_idx, buf_cnt, pos):
     """Append this step's spikes of every copy to a spike monitor buffer; returns the new fill position."""
     for b in range(nsp.shape[0]):

@@ -1,0 +1,34 @@
+"""The Adam optimiser (Kingma & Ba 2014), in place on a list of parameter dicts."""
+import numpy as np
+
+from compsim.checks import check_number
+
+
+class Adam:
+    """``m <- b1 m + (1 - b1) g``, ``v <- b2 v + (1 - b2) g^2``, ``p <- p - lr m_hat / (sqrt(v_hat) + eps)``,
+    with the bias corrections ``m_hat = m / (1 - b1^t)``, ``v_hat = v / (1 - b2^t)``.
+
+    Defaults are seed 003's (beta1 0.9, beta2 0.99).
+    """
+
+    def __init__(self, params, lr=1e-3, beta1=0.9, beta2=0.99, eps=1e-8):
+        self.params = params
+        self.lr = check_number("lr", lr, lo=0.0, lo_open=True, owner="Adam")
+        self.beta1 = check_number("beta1", beta1, lo=0.0, hi=1.0, hi_open=True, owner="Adam")
+        self.beta2 = check_number("beta2", beta2, lo=0.0, hi=1.0, hi_open=True, owner="Adam")
+        self.eps = check_number("eps", eps, lo=0.0, lo_open=True, owner="Adam")
+        self.m = [{k: np.zeros_like(v) for k, v in p.items()} for p in params]
+        self.v = [{k: np.zeros_like(v) for k, v in p.items()} for p in params]
+        self.t = 0
+
+    def step(self, grads):
+        """Apply one update with ``grads`` (same structure as the parameters)."""
+        self.t += 1
+        c1, c2 = 1.0 - self.beta1 ** self.t, 1.0 - self.beta2 ** self.t
+        for p, g, m, v in zip(self.params, grads, self.m, self.v):
+            for k in p:
+                m[k] *= self.beta1
+                m[k] += (1.0 - self.beta1) * g[k]
+                v[k] *= self.beta2
+                v[k] += (1.0 - self.beta2) * g[k] * g[k]
+                p[k] -= (self.lr / c1) * m[k] / (np.sqrt(v[k] / c2) + self.eps)

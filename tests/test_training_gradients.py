@@ -1,0 +1,46 @@
+"""The hand-derived backward passes equal central finite differences for every parameter tensor."""
+import numpy as np
+import pytest
+
+from compsim.training import CWA, Affine, Sequential, doubled_input, softmax_cross_entropy
+from compsim.training.layers import valences
+
+
+def _network(variant, rng):
+    first = CWA(valences(12, 6), 8, rng=rng, variant=variant, init=0.9)
+    second = CWA(first.valence_out, 6, rng=rng, variant=variant, init=0.9, e_r=0.1)
+    return Sequential(first, second, Affine(6, 4, relu=False, rng=rng))
+
+
+@pytest.mark.parametrize("variant", ["cwa", "absnorm", "affine"])
+def test_gradients_equal_central_differences(variant):
+    rng = np.random.default_rng(3)
+    if variant == "affine":
+        model = Sequential(Affine(12, 8, rng=rng), Affine(8, 6, rng=rng), Affine(6, 4, relu=False, rng=rng))
+    else:
+        model = _network(variant, rng)
+    x = doubled_input(rng.uniform(-0.2, 1.2, (5, 6)))  # clipped to [0, 1]
+    y = rng.integers(0, 4, 5)
+
+    def loss():
+        return softmax_cross_entropy(model.forward(x), y)[0]
+
+    _, grad = softmax_cross_entropy(model.forward(x), y)
+    model.backward(grad)
+    checked = 0
+    for params, grads in zip(model.params, model.grads):
+        for key, value in params.items():
+            numeric = np.zeros_like(value)
+            for idx in np.ndindex(value.shape):
+                saved, h = value[idx], 1e-6
+                value[idx] = saved + h
+                up = loss()
+                value[idx] = saved - h
+                down = loss()
+                value[idx] = saved
+                numeric[idx] = (up - down) / (2 * h)
+            size = np.linalg.norm(numeric)
+            assert size > 1e-6, f"{key}: no gradient to check"
+            assert np.linalg.norm(grads[key] - numeric) <= 1e-6 * size, f"{key}: {grads[key]} vs {numeric}"
+            checked += 1
+    assert checked == (6 if variant == "affine" else 4)  # every tensor: g, g, W, b or W, b three times
