@@ -7,6 +7,7 @@
 ``compsim demo [-o DIR]``          the main demo (COBA and the segregated-dendrite network on MNIST)
 ``compsim validate SCRIPT``        compare the script's network with Brian2; non-zero exit on disagreement
 ``compsim train-segregated``       train the segregated-dendrite network on MNIST (learning curve, checkpoint)
+``compsim train-cwa``              train CWA networks and the affine baseline on MNIST, run the CWA network time-stepped
 """
 import argparse
 import json
@@ -94,8 +95,14 @@ def _train_segregated(argv):
     return main(argv)
 
 
+def _train_cwa(argv):
+    from .protocols.cwa_mnist import main
+
+    return main(argv)
+
+
 # subcommands that parse their own options
-_DELEGATED = {"demo": _demo, "validate": _validate, "train-segregated": _train_segregated}
+_DELEGATED = {"demo": _demo, "validate": _validate, "train-segregated": _train_segregated, "train-cwa": _train_cwa}
 
 
 def main(argv=None):
@@ -123,6 +130,7 @@ def main(argv=None):
     sub.add_parser("demo", help="run the main demo (compsim demo -h for options)")
     sub.add_parser("validate", help="validate a script's network against Brian2 (compsim validate -h)")
     sub.add_parser("train-segregated", help="train the segregated-dendrite network on MNIST (-h for options)")
+    sub.add_parser("train-cwa", help="train conductance-weighted-averaging networks on MNIST (-h for options)")
     args = ap.parse_args(argv)
     return args.func(args)
 

@@ -36,7 +36,7 @@ from pathlib import Path
 import numpy as np
 
 import compsim as cs
-from compsim.data.mnist import load_idx_pair, load_mnist
+from compsim.data.mnist import load_split
 from compsim.models.segdend import build_segregated_network
 from compsim.plasticity.segregated import SegregatedLearning
 from compsim.protocols.two_phase import SegregatedTraining
@@ -168,16 +168,7 @@ class LearningCurve:
 
 def load_data(exp):
     """``(train_images, train_labels, test_images, test_labels)`` for the experiment."""
-    if exp.train_files:
-        x_train, y_train = load_idx_pair(*exp.train_files)
-        x_test, y_test = load_idx_pair(*exp.test_files) if exp.test_files else load_mnist()
-    else:
-        x, y = load_mnist()
-        x_train, y_train, x_test, y_test = x[:8000], y[:8000], x[8000:], y[8000:]
-    if (exp.n_train or 0) > len(y_train) or (exp.n_test or 0) > len(y_test):
-        raise ValueError(f"Experiment: n_train <= {len(y_train)} and n_test <= {len(y_test)} for this data, got "
-                         f"{exp.n_train} and {exp.n_test}")
-    return x_train[: exp.n_train], y_train[: exp.n_train], x_test[: exp.n_test], y_test[: exp.n_test]
+    return load_split(exp.n_train, exp.n_test, exp.train_files, exp.test_files)
 
 
 def build(exp):

@@ -110,3 +110,27 @@ def load_idx_pair(images_path, labels_path):
     if len(images) != len(labels):
         raise ValueError(f"{images_path} has {len(images)} images but {labels_path} {len(labels)} labels")
     return images.reshape(len(images), -1).astype(np.float64) / 255.0, labels.astype(np.int64)
+
+
+#: the embedded split: the first EMBEDDED_TRAIN digits train, the rest are held out
+EMBEDDED_TRAIN = 8000
+
+
+def load_split(n_train=None, n_test=None, train_files=None, test_files=None):
+    """``(train_images, train_labels, test_images, test_labels)``, images as (n, 784) vectors in [0, 1].
+
+    Default: the embedded digits, the first 8,000 to train and the last 2,000
+    held out. ``train_files`` / ``test_files``: pairs of IDX files (images,
+    labels), e.g. the full 60k/10k MNIST (without ``test_files`` the embedded
+    digits are the test set). ``n_train`` / ``n_test`` keep the first so many.
+    """
+    if train_files:
+        x_train, y_train = load_idx_pair(*train_files)
+        x_test, y_test = load_idx_pair(*test_files) if test_files else load_mnist()
+    else:
+        x, y = load_mnist()
+        x_train, y_train, x_test, y_test = x[:EMBEDDED_TRAIN], y[:EMBEDDED_TRAIN], x[EMBEDDED_TRAIN:], y[EMBEDDED_TRAIN:]
+    if (n_train or 0) > len(y_train) or (n_test or 0) > len(y_test):
+        raise ValueError(f"parameters 'n_train' <= {len(y_train)} and 'n_test' <= {len(y_test)} for this data, got "
+                         f"{n_train} and {n_test}")
+    return x_train[:n_train], y_train[:n_train], x_test[:n_test], y_test[:n_test]
