@@ -16,7 +16,10 @@ weights are shared by the copies. Read and change them through
 Timing (see :mod:`compsim.network` for the whole schedule): a spike emitted
 in step ``t`` adds its weight to the trace that the postsynaptic update reads
 in step ``t + 1 + delay_steps``; with zero delay this is Brian2's default
-(the effect is visible in the next state update).
+(the effect is visible in the next state update). Graded projections (from a
+rate population, :attr:`compsim.model.Population.activity`) deliver
+``W p`` at the start of each step, with ``p`` as the previous step left it:
+the update of step ``t + delay_steps`` reads it.
 """
 import numpy as np
 
@@ -294,7 +297,24 @@ class SparseDelivery(_Delivery):
 
 class _GradedDelivery(_Delivery):
     """Graded (rate) transmission: every step, the weighted sum of the presynaptic activities (the
-    population's ``activity`` variable, e.g. ``p`` of a conductance neuron in rate mode)."""
+    population's ``activity`` variable, e.g. ``p`` of a conductance neuron in rate mode).
+
+    Runs first in the step (phase ``sources``), so that the postsynaptic update of step t sees the
+    activities as they are at the start of step t (after step t - 1), ``delay_steps`` later with a
+    delay: every population is updated from the same snapshot, as in Brian2's ``(summed)`` variables.
+    """
+
+    phase = "sources"
+
+    def emit(self, out):
+        j = self.subject
+        if j.uses_ring:
+            ring = out.array(j.owner, "ring")
+            target = f"{ring}[(step + {j.delay_steps}) % {ring}.shape[0]]"
+        else:
+            target = f"{out.array(j.owner, 'trace')}[0]"
+        args = ", ".join(out.array(j.owner, f) for f in self.fields)
+        out.emit(f"{out.use(self.kernel)}({self.source(out)}, {args}, {target})")
 
     def describe(self):
         j = self.subject

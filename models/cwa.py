@@ -60,8 +60,8 @@ class ConductanceNeuron(Model):
         Param("E_r", -0.4, "1", "resting reversal potential", lo=-1.0, hi=1.0),
         Param("E_e", 1.0, "1", "reversal potential of excitatory synapses", lo=-1.0, hi=1.0),
         Param("E_i", -1.0, "1", "reversal potential of inhibitory synapses", lo=-1.0, hi=1.0),
-        Param("E_th", 0.0, "1", "threshold of the sigmoid activation", lo=-1.0, hi=1.0),
-        Param("k", 0.1, "1", "slope scale of the sigmoid activation", lo=0.0, lo_open=True),
+        Param("E_th", 0.0, "1", "threshold of the sigmoid activation", lo=-1.0, hi=1.0, per_copy=False),
+        Param("k", 0.1, "1", "slope scale of the sigmoid activation", lo=0.0, lo_open=True, per_copy=False),
         Param("valence", 1.0, "1", "+1 excitatory, -1 inhibitory: the sign of all its synapses", lo=-1.0, hi=1.0,
               per_copy=False),
         Param("phi_max", 200.0, "Hz", "rate at p = 1 (spiking mode)", lo=0.0),
@@ -86,6 +86,18 @@ class ConductanceNeuron(Model):
         self.activation, self.mode = activation, mode
         self.spiking = mode == "spiking"
         self.activity = None if self.spiking else "p"
+
+    def _declare(self, store, batch, dtype):
+        super()._declare(store, batch, dtype)
+        self.state[1] = self.activate(self.state[0])  # p = act(V) from the start, as Brian2's subexpression
+
+    def __setitem__(self, name, value):
+        """Set a state variable; setting ``V`` also sets ``p = act(V)`` (``p`` itself follows ``V``)."""
+        if name == "p":
+            raise ValueError(f"ConductanceNeuron '{self.name}': 'p' follows 'V' (p = act(V)); set 'V' instead")
+        super().__setitem__(name, value)
+        if name == "V":
+            self.state[1] = self.activate(self.state[0])
 
     def validate(self, dt):
         if self.spiking and np.max(self.p["phi_max"]) * dt * 1e-3 > 1.0:
@@ -117,6 +129,26 @@ class ConductanceNeuron(Model):
 
     def kernels(self, method):
         return None, conductance_update_spiking if self.spiking else conductance_update_rate
+
+    def brian2_model(self):
+        """Brian2 equivalent for :mod:`compsim.validate`: the same equation, ``p`` as a subexpression of ``V``;
+        spiking mode with compsim's uniforms as frozen noise. Graded projections become ``(summed)`` variables."""
+        from brian2 import Hz, ms
+
+        p = self.p
+        activation = "1 / (1 + exp(-(V - E_th) / k))" if self.activation == "sigmoid" else "V * int(V > 0)"
+        spec = {
+            "equations": f"""
+            dV/dt = (G_r*(E_r - V) + g_e*(E_e - V) + g_i*(E_i - V)) / C : 1
+            p = {activation} : 1
+            """,
+            "namespace": {"C": p["C"] * ms, "phi_max": p["phi_max"] * Hz,
+                          **{k: p[k] for k in ("G_r", "E_r", "E_e", "E_i", "E_th", "k")}},
+            "units": dict.fromkeys(["V", "p", "g_e", "g_i"], 1),
+        }
+        if self.spiking:
+            spec.update(threshold="frozen_u(t, i) < phi_max * dt * p", noise={"frozen_u": 0})
+        return spec
 
     def activate(self, V):
         """``p`` for potentials ``V`` (NumPy), as the kernels compute it."""

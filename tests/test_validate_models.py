@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import compsim as cs
-from compsim.models import CobaLIF, OutputNeuron, SegregatedPyramidal
+from compsim.models import CobaLIF, ConductanceNeuron, OutputNeuron, SegregatedPyramidal
 
 pytest.importorskip("brian2")
 import compsim.validate as validate  # noqa: E402
@@ -227,3 +227,40 @@ def test_spike_measures():
     e = trace_errors(np.array([[1.0, 0.0], [2.0, 1e-9]]), np.array([[1.0, 0.0], [2.5, 0.0]]), 0.1, np.array([3, 7]))
     assert e["max_abs_err"] == 0.5 and e["t_worst_ms"] == pytest.approx(0.1) and e["neuron_worst"] == 3
     assert e["max_rel_err"] == pytest.approx(0.2)
+
+
+def _conductance_net(method, activation, mode="rate"):
+    """Two E/I layers of conductance neurons on fixed graded inputs (dense and sparse), and a spiking layer."""
+    net = cs.Network(dt=DT, seed=8, method=method)
+    rng = np.random.default_rng(12)
+    xe = net.add(cs.ActivitySource(20, rng.uniform(0, 1, 20), valence=1.0), name="xe")
+    xi = net.add(cs.ActivitySource(20, rng.uniform(0, 1, 20), valence=-1.0), name="xi")
+    he = net.add(ConductanceNeuron(8, valence=1.0, C=3.0, activation=activation), name="he")
+    hi = net.add(ConductanceNeuron(6, valence=-1.0, C=2.0, E_r=0.1, activation=activation), name="hi")
+    out = net.add(ConductanceNeuron(5, valence=1.0, C=4.0, E_r=0.3, mode=mode), name="out")
+    for post in (he, hi):
+        net.connect(xe, post, "g_e", rng.uniform(0, 0.3, (post.n, 20)))
+        net.connect(xi, post, "g_i", 0.4, connectivity=cs.FixedProbability(0.5))
+    net.connect(he, out, "g_e", rng.uniform(0, 2.0, (5, 8)))
+    net.connect(hi, out, "g_i", rng.uniform(0, 1.0, (5, 6)))
+    he["V"] = rng.uniform(-1.0, 1.0, 8)
+    return net
+
+
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("activation", ["clipped", "sigmoid"])
+def test_conductance_neuron_rate_mode(method, activation):
+    """Conductance E/I layers with graded transmission: Brian2 (summed) variables, both activations."""
+    report = validate.against_brian2(_conductance_net(method, activation), 200.0,
+                                     record={"he": ["V", "p"], "hi": ["V", "p"], "out": ["V", "p"]})
+    _check(report)
+    with pytest.raises(ValueError, match="'he.g_e' is fed by graded projections"):
+        validate.against_brian2(_conductance_net(method, activation), 1.0, record={"he": ["g_e"]})
+    assert np.ptp(report.traces[("out", "V")].compsim) > 0.05  # the potentials move (settling from the start)
+
+
+def test_conductance_neuron_spiking_mode():
+    """Spiking mode: Bernoulli spikes with compsim's uniforms as frozen noise."""
+    report = validate.against_brian2(_conductance_net("exponential_euler", "clipped", mode="spiking"), DURATION,
+                                     record={"out": ["V", "p"]})
+    _check(report, {"out": 20})

@@ -33,6 +33,7 @@ The ``brian2_model()`` dict of a model (see ``models/lif.py``,
 
 How projections map (per postsynaptic group, per projection ``r``)::
 
+    cs_r : unit,  cs_r_post = w * p_pre : unit (summed)  graded (rate) projection, Instantaneous
     dcs_r/dt = -cs_r/tau : unit                           Exponential(tau)
     dcs_r/dt = -cs_r/tau_decay, dcs_r_rise/dt = -cs_r_rise/tau_rise
                                                           DoubleExponential
@@ -166,6 +167,11 @@ def build(cap, *, method=None, target="numpy", perturb=None):
             group, m = _neuron_group(b2, cap, pop, spec, dt, method)
             groups[pop.name] = (group, 1)
             methods[pop.name] = m
+        elif pop.kind == "activity":  # fixed graded activities (ActivitySource)
+            name = pop.population.activity
+            group = b2.NeuronGroup(pop.n, f"{name} : 1", dt=dt)
+            setattr(group, name, pop.values[name])
+            groups[pop.name] = (group, 1)
         else:
             groups[pop.name] = _generator(b2, cap, pop, dt)
         objects.append(groups[pop.name][0])
@@ -173,6 +179,8 @@ def build(cap, *, method=None, target="numpy", perturb=None):
         objects.append(_synapses(b2, cap, proj, groups, specs, dt))
         post, _ = groups[proj.post]
         unit = specs[proj.post]["units"].get(proj.target, 1)
+        if proj.activity is not None:  # a (summed) variable, recomputed every step
+            continue
         for name, k in zip(trace_names(proj), range(proj.trace.shape[0])):
             setattr(post, name, proj.trace[k] * unit)
             for s in range(proj.delay_steps + 1):
@@ -187,7 +195,11 @@ def build(cap, *, method=None, target="numpy", perturb=None):
             spec = specs[pop.name]
             wanted = {v: (spec["variables"].get(v, v), unit_value(spec["units"].get(v, 1)))
                       for v in cap.record[pop.name]}
+            graded = {j.target for j in cap.projections if j.post == pop.name and j.activity is not None}
             for v, (b2name, _) in wanted.items():
+                if v in graded:
+                    raise ValueError(f"validate: port '{pop.name}.{v}' is fed by graded projections, whose Brian2 "
+                                     "(summed) value a monitor sees one step late; compare the state it drives")
                 if b2name is None or b2name not in group.variables:
                     raise ValueError(f"validate: '{pop.name}.{v}' has no Brian2 counterpart in "
                                      f"{type(pop.population).__name__}.brian2_model()")
@@ -215,6 +227,16 @@ def _neuron_group(b2, cap, pop, spec, dt, method):
         terms = []
         for proj in (j for j in incoming if j.target == port.name):
             tnames = trace_names(proj)
+            instantaneous = not hasattr(proj.synapse, "taus")
+            if (proj.activity is not None) != instantaneous:
+                raise NotImplementedError(f"validate: projection {proj.pre} -> {proj.post} combines "
+                                          f"{'graded' if proj.activity else 'spike'} transmission with "
+                                          f"{type(proj.synapse).__name__}(); Brian2 replicas exist for graded + "
+                                          "Instantaneous and spikes + filtering kernels")
+            if proj.activity is not None:  # graded: set by the synapses' (summed) variable
+                lines.append(f"{tnames[0]} : {uname}")
+                terms.append(tnames[0])
+                continue
             for name, tau in zip(tnames, proj.synapse.taus):
                 lines.append(f"d{name}/dt = -{name} / tau_{name} : {uname}")
                 namespace[f"tau_{name}"] = tau * b2.ms
@@ -237,7 +259,8 @@ def _neuron_group(b2, cap, pop, spec, dt, method):
     values = pop.values
     roles = {v.name: v.role for v in model.state_vars}
     for name, role in roles.items():
-        if role != "derived" and spec["variables"].get(name, name) == name and name in group.variables:
+        if role != "derived" and spec["variables"].get(name, name) == name and name in group.variables \
+                and not group.variables[name].read_only:  # a Brian2 subexpression follows from the others
             setattr(group, name, values[name] * spec["units"].get(name, 1))
     if spec["initial"] is not None:
         for name, value in spec["initial"](values, cap.dt).items():
@@ -265,11 +288,20 @@ def _synapses(b2, cap, proj, groups, specs, dt):
     pre, layers = groups[proj.pre]
     post, _ = groups[proj.post]
     unit = specs[proj.post]["units"].get(proj.target, 1)
-    count = specs[proj.pre].get("spike_count") if proj.pre in specs else None
-    jump = f"w * {count}_pre" if count else "w"
-    on_pre = "\n".join(f"{name}_post += {jump}" for name in trace_names(proj))
-    kwargs = {"delay": proj.delay_steps * dt} if proj.delay_steps else {}
-    syn = b2.Synapses(pre, post, model=f"w : {unit_name(unit)}", on_pre=on_pre, dt=dt, namespace={}, **kwargs)
+    uname = unit_name(unit)
+    if proj.activity is not None:  # graded: the weighted sum of the presynaptic activities, every step
+        if proj.delay_steps:
+            raise NotImplementedError(f"validate: graded projection {proj.pre} -> {proj.post} has a delay; Brian2's "
+                                      "(summed) variables have none")
+        model = f"w : {uname}\n{trace_names(proj)[0]}_post = w * {proj.activity}_pre : {uname} (summed)"
+        # the presynaptic activity may be a subexpression: its constants come from the presynaptic group
+        syn = b2.Synapses(pre, post, model=model, dt=dt, namespace=dict(pre.namespace or {}))
+    else:
+        count = specs[proj.pre].get("spike_count") if proj.pre in specs else None
+        jump = f"w * {count}_pre" if count else "w"
+        on_pre = "\n".join(f"{name}_post += {jump}" for name in trace_names(proj))
+        kwargs = {"delay": proj.delay_steps * dt} if proj.delay_steps else {}
+        syn = b2.Synapses(pre, post, model=f"w : {uname}", on_pre=on_pre, dt=dt, namespace={}, **kwargs)
     n_pre = cap.population(proj.pre).n
     i = np.concatenate([proj.pre_idx + k * n_pre for k in range(layers)])
     j = np.tile(proj.post_idx, layers)

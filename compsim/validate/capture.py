@@ -54,6 +54,7 @@ class ProjectionSnapshot:
     delay_steps: int
     trace: np.ndarray  # (n_traces, n_post)
     ring: np.ndarray  # (delay_steps + 1, n_post)
+    activity: str | None = None  # graded projections: the presynaptic variable transmitted (e.g. "p")
 
 
 @dataclass
@@ -144,7 +145,7 @@ def snapshot(net, record, neurons, n_steps):
     keys = net.stream_keys()
     for p in net.populations:
         values = {v.name: np.array(p[v.name], dtype=np.float64) for v in p.state_vars}
-        kind = "model" if isinstance(p, Model) else "source"
+        kind = "model" if isinstance(p, Model) else "activity" if p.activity is not None else "source"
         pops.append(PopulationSnapshot(p.name, p.index, kind, p.n, p, values, int(keys[p.index, 0])))
     projs = []
     for j in net.projections:
@@ -152,7 +153,8 @@ def snapshot(net, record, neurons, n_steps):
         projs.append(ProjectionSnapshot(
             j.index, j.pre.name, j.post.name, j.target, j.synapse, j.kind, np.asarray(pre_idx, dtype=np.int64),
             np.asarray(post_idx, dtype=np.int64), j.synapse_weights(), int(j.delay_steps),
-            np.array(j.trace[:, 0], dtype=np.float64), np.array(j.ring[:, 0], dtype=np.float64)))
+            np.array(j.trace[:, 0], dtype=np.float64), np.array(j.ring[:, 0], dtype=np.float64),
+            j.pre.activity if j.graded else None))
     return Capture(net.dt, net.method, net.seed, str(net.dtype), int(net.step), int(n_steps), pops, projs,
                    record, neurons)
 
