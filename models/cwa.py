@@ -221,6 +221,15 @@ def _fixed_point(pop, projections, activity):
     return V, pop.activate(V)
 
 
+class SteadyState(dict):
+    """Population name -> ``(V, p)``, plus how it was found: ``iterations`` (0: closed form, layer by layer)
+    and ``residual`` (the last iteration's largest change of V; 0.0 in closed form)."""
+
+    def __init__(self, values, iterations=0, residual=0.0):
+        super().__init__(values)
+        self.iterations, self.residual = iterations, residual
+
+
 def steady_state(net, inputs=None, *, damping=0.5, tol=1e-12, max_iter=10_000):
     """The fixed point of every :class:`ConductanceNeuron` population of ``net`` (rate mode), without time stepping.
 
@@ -238,7 +247,8 @@ def steady_state(net, inputs=None, *, damping=0.5, tol=1e-12, max_iter=10_000):
 
     Returns
     -------
-    dict population name -> (V, p), arrays of shape (M, n)
+    SteadyState
+        dict population name -> (V, p), arrays of shape (M, n), with ``iterations`` and ``residual``.
     """
     incoming = _inputs(net)
     pops = [p for p in net.populations if isinstance(p, ConductanceNeuron)]
@@ -258,7 +268,7 @@ def steady_state(net, inputs=None, *, damping=0.5, tol=1e-12, max_iter=10_000):
         for pop in order:
             V, activity[pop] = _fixed_point(pop, incoming.get(pop, []), activity)
             result[pop.name] = (V, activity[pop])
-        return result
+        return SteadyState(result)
     m = rows.pop()
     V = {pop: np.full((m, pop.n), pop.copy_params(0)["E_r"]) for pop in pops}
     for pop in pops:
@@ -272,6 +282,6 @@ def steady_state(net, inputs=None, *, damping=0.5, tol=1e-12, max_iter=10_000):
             activity[pop] = pop.activate(V[pop])
             change = max(change, float(np.max(np.abs(step))))
         if change < tol:
-            return {pop.name: (V[pop], activity[pop]) for pop in pops}
+            return SteadyState({pop.name: (V[pop], activity[pop]) for pop in pops}, iteration, change)
     raise RuntimeError(f"steady_state: no convergence after {max_iter} damped iterations (last change {change:.3g}, "
                        f"tolerance {tol:g}); lower 'damping' or raise 'max_iter'")

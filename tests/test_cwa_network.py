@@ -71,6 +71,8 @@ def test_recurrent_networks_use_the_damped_fixed_point_and_report_failure():
     net.connect(i, e, "g_i", rng.uniform(0, 1, (8, 8)))
     net.connect(e, e, "g_e", rng.uniform(0, 0.5, (8, 8)))
     fixed = steady_state(net, tol=1e-13)
+    assert 5 < fixed.iterations < 10_000 and fixed.residual < 1e-13
+    assert steady_state(random_feedforward(np.random.default_rng(1), batch=1)).iterations == 0  # closed form
     net.run(500.0)
     np.testing.assert_allclose(e["V"], fixed["e"][0][0], atol=1e-6)
     np.testing.assert_allclose(i["V"], fixed["i"][0][0], atol=1e-6)
