@@ -9,7 +9,8 @@ a new class with its own stages: nothing else changes.
 In step ``t`` (time ``t * dt``), the phases run in this order (Brian2's
 default schedule)::
 
-    sources      spike sources draw or replay their spikes of step t
+    sources      spike sources draw or replay their spikes of step t; graded projections
+                 (from rate populations) deliver W p, p as step t - 1 left it
     populations  one fused loop per neuron model over (copy, neuron): gather the
                  synaptic inputs (projection traces plus the jumps due now), decay
                  the traces, derive dendritic potentials, sample state monitors and
