@@ -6,14 +6,16 @@ by other rate-network experiments. Everything is NumPy (BLAS for the matrix
 products); layers work on mini-batches, rows are examples.
 
 * :mod:`.layers`: :class:`Affine`, :class:`CWA` (and its AbsNorm variant), :class:`Sequential`;
+* :mod:`.dendrites`: :class:`ActiveDendrites` (context-gated units), :class:`KWinners`, :class:`ContextSequential`;
 * :mod:`.loss`: softmax cross-entropy;
 * :mod:`.adam`: the Adam optimiser;
 * :mod:`.loop`: the epoch loop with a progress line and a learning curve written to HDF5 and PNG.
 """
 from .adam import Adam
+from .dendrites import ActiveDendrites, ContextSequential, KWinners
 from .layers import CWA, Affine, Sequential, doubled_input
 from .loop import LearningCurve, accuracy, fit
 from .loss import softmax_cross_entropy
 
-__all__ = ["Adam", "Affine", "CWA", "LearningCurve", "Sequential", "accuracy", "doubled_input", "fit",
+__all__ = ["ActiveDendrites", "Adam", "Affine", "CWA", "ContextSequential", "KWinners", "LearningCurve", "Sequential", "accuracy", "doubled_input", "fit",
            "softmax_cross_entropy"]
