@@ -8,10 +8,10 @@ products); layers work on mini-batches, rows are examples.
 * :mod:`.layers`: :class:`Affine`, :class:`CWA` (and its AbsNorm variant), :class:`Sequential`;
 * :mod:`.dendrites`: :class:`ActiveDendrites` (context-gated units), :class:`KWinners`, :class:`ContextSequential`;
 * :mod:`.loss`: softmax cross-entropy;
-* :mod:`.adam`: the Adam optimiser;
+* :mod:`.optim`: the Adam and SGD optimisers;
 * :mod:`.loop`: the epoch loop with a progress line and a learning curve written to HDF5 and PNG.
 """
-from .adam import Adam
+from .optim import SGD, Adam
 from .dendrites import ActiveDendrites, ContextSequential, KWinners
 from .layers import CWA, Affine, Sequential, doubled_input
 from .loop import LearningCurve, accuracy, fit

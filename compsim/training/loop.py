@@ -1,4 +1,4 @@
-"""The epoch loop: shuffled mini-batches, Adam, held-out accuracy per epoch, a learning curve in HDF5 and PNG."""
+"""The epoch loop: shuffled mini-batches, Adam or SGD, held-out accuracy per epoch, a learning curve in HDF5 and PNG."""
 import sys
 import time
 from dataclasses import dataclass, field
@@ -8,7 +8,7 @@ import numpy as np
 
 from compsim.checks import check_count
 
-from .adam import Adam
+from .optim import SGD, Adam
 from .loss import softmax_cross_entropy
 
 
@@ -87,18 +87,22 @@ def _progress(name, epoch, epochs, seen, total, loss, acc, rate):
     sys.stderr.flush()
 
 
-def fit(model, x_train, y_train, x_test, y_test, *, epochs, batch=100, lr=1e-3, prepare=None, seed=0,
-        name="model", progress=True, on_epoch=None):
-    """Train ``model`` (a :class:`~compsim.training.layers.Sequential` ending in logits) with Adam on softmax
-    cross-entropy; test after every epoch. Returns the :class:`LearningCurve` (epoch 0: untrained).
+def fit(model, x_train, y_train, x_test, y_test, *, epochs, batch=100, lr=1e-3, optimiser="adam", prepare=None,
+        seed=0, name="model", progress=True, on_epoch=None):
+    """Train ``model`` (a :class:`~compsim.training.layers.Sequential` ending in logits) on softmax
+    cross-entropy with ``optimiser`` (``"adam"`` or ``"sgd"``); test after every epoch. Returns the
+    :class:`LearningCurve` (epoch 0: untrained).
 
     ``prepare`` maps raw inputs to the model's (e.g. :func:`~compsim.training.layers.doubled_input`);
-    the shuffle of epoch k is keyed by ``(seed, k)``; ``on_epoch(curve)`` runs after each epoch.
+    the shuffle of epoch k is keyed by ``(seed, k)``; ``on_epoch(curve, optimiser)`` runs after each
+    epoch's test (e.g. to rewire sparse layers, :meth:`compsim.training.sparse.SparseAffine.evolve`).
     """
     epochs = check_count("epochs", epochs, lo=0, owner="fit")
     batch = check_count("batch", batch, owner="fit")
     prepare = prepare or (lambda v: v)
-    optimiser = Adam(model.params, lr=lr)
+    if optimiser not in ("adam", "sgd"):
+        raise ValueError(f"fit: parameter 'optimiser' must be 'adam' or 'sgd', got {optimiser!r}")
+    optimiser = (Adam if optimiser == "adam" else SGD)(model.params, lr=lr)
     curve = LearningCurve(name)
     curve.add(0, np.nan, np.nan, accuracy(model, x_test, y_test, prepare=prepare), 0.0)
     for epoch in range(1, epochs + 1):
@@ -122,5 +126,5 @@ def fit(model, x_train, y_train, x_test, y_test, *, epochs, batch=100, lr=1e-3, 
         if progress:
             sys.stderr.write(f" | held-out {100 * tested:5.2f} %\n")
         if on_epoch is not None:
-            on_epoch(curve)
+            on_epoch(curve, optimiser)
     return curve

@@ -1,4 +1,4 @@
-"""The Adam optimiser (Kingma & Ba 2014), in place on a list of parameter dicts."""
+"""Optimisers, in place on a list of parameter dicts: Adam (Kingma & Ba 2014) and plain SGD."""
 import numpy as np
 
 from compsim.checks import check_number
@@ -21,6 +21,11 @@ class Adam:
         self.v = [{k: np.zeros_like(v) for k, v in p.items()} for p in params]
         self.t = 0
 
+    def forget(self, layer_index, key, where):
+        """Zero the moments of parameter ``key`` of layer ``layer_index`` at ``where`` (e.g. regrown synapses)."""
+        self.m[layer_index][key][where] = 0.0
+        self.v[layer_index][key][where] = 0.0
+
     def step(self, grads):
         """Apply one update with ``grads`` (same structure as the parameters)."""
         self.t += 1
@@ -32,3 +37,19 @@ class Adam:
                 v[k] *= self.beta2
                 v[k] += (1.0 - self.beta2) * g[k] * g[k]
                 p[k] -= (self.lr / c1) * m[k] / (np.sqrt(v[k] / c2) + self.eps)
+
+
+class SGD:
+    """``p <- p - lr g`` (stochastic gradient descent; seed 001 trains with lr 0.05 and mini-batches of 10)."""
+
+    def __init__(self, params, lr=0.05):
+        self.params = params
+        self.lr = check_number("lr", lr, lo=0.0, lo_open=True, owner="SGD")
+
+    def step(self, grads):
+        for p, g in zip(self.params, grads):
+            for k in p:
+                p[k] -= self.lr * g[k]
+
+    def forget(self, layer_index, key, where):
+        """Nothing to forget: SGD keeps no per-parameter state."""
