@@ -8,7 +8,7 @@ it as a time-stepped network of conductance-based E/I neurons in the engine.
         --test-files t10k-images-idx3-ubyte.gz t10k-labels-idx1-ubyte.gz   # the full 60k/10k MNIST
 
 Same as ``compsim train-cwa``; ``--help`` lists every option. Writes
-``cwa_learning_curves.h5`` / ``.png`` and ``cwa_settling.png`` (membrane
+``cwa_learning_curves.h5`` / ``.png``, ``cwa_models.h5`` (the trained parameters) and ``cwa_settling.png`` (membrane
 potentials of the time-stepped network settling on the steady state) to ``--outdir``.
 """
 import sys

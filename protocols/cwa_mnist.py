@@ -41,6 +41,7 @@ from compsim.training import CWA, Affine, LearningCurve, Sequential, accuracy, d
 from compsim.training.layers import valences
 
 CURVES_FILE, FIGURE_FILE, SETTLING_FIGURE = "cwa_learning_curves.h5", "cwa_learning_curves.png", "cwa_settling.png"
+MODELS_FILE = "cwa_models.h5"
 
 
 @dataclass
@@ -80,6 +81,27 @@ def build_model(kind, hidden, *, init=0.5, seed=0, dtype=np.float64):
         raise ValueError(f"build_model: parameter 'kind' must be 'cwa', 'absnorm' or 'affine', got {kind!r}")
     layers.append(Affine(hidden[-1], 10, relu=False, rng=rng, dtype=dtype))
     return Sequential(*layers), prepare
+
+
+def save_model(model, path, name):
+    """The trained parameters into group ``name`` of HDF5 file ``path``: ``layer<k>/<parameter>``."""
+    with h5py.File(path, "a") as f:
+        if name in f:
+            del f[name]
+        g = f.create_group(name)
+        for k, layer in enumerate(model.layers):
+            for key, value in layer.params.items():
+                g.create_dataset(f"layer{k}/{key}", data=value)
+
+
+def load_model(path, name, hidden, **build):
+    """A model built as :func:`build_model` ``(name, hidden, **build)`` with the parameters saved in ``path``."""
+    model, prepare = build_model(name, hidden, **build)
+    with h5py.File(path, "r") as f:
+        for k, layer in enumerate(model.layers):
+            for key in layer.params:
+                layer.params[key] = f[f"{name}/layer{k}/{key}"][()]
+    return model, prepare
 
 
 def engine_network(model, images, *, dt=0.1, C=1.0):
@@ -173,7 +195,7 @@ def _settling_figure(res, model, image, layers, path):
             line, = ax.plot(trace.t, V[:, col], lw=1)
             ax.axhline(z[0, nid], color=line.get_color(), ls="--", lw=0.8)
         ax.set_ylabel(f"V, layer {k + 1} (valence units)")
-    axes[0].set_title("time-stepped conductance network settling on the CWA steady state (dashed)")
+    axes[0].set_title("time-stepped E/I conductance network; dashed: CWA steady state", fontsize="medium")
     axes[-1].set_xlabel("time (ms)")
     fig.tight_layout()
     fig.savefig(path, dpi=150)
@@ -200,6 +222,7 @@ def run(exp, outdir, *, progress=True, log=print):
         models[kind] = model
         with h5py.File(outdir / CURVES_FILE, "a") as f:
             curve.write(f, {"experiment": json.dumps(asdict(exp), default=str)})
+        save_model(model, outdir / MODELS_FILE, kind)
     sizes = "-".join(map(str, exp.hidden))
     LearningCurve.plot(curves, outdir / FIGURE_FILE, title=f"MNIST, 784-{sizes}-10, {len(y_train)} training digits")
     agreement = None

@@ -32,3 +32,15 @@ def test_the_engine_network_obeys_dale_s_law_and_the_layer_sizes():
     net.run(20.0)
     z, _ = model.layers[0].preactivation(doubled_input(images))
     np.testing.assert_allclose(np.concatenate([layers[0][0]["V"], layers[0][1]["V"]], axis=1), z, atol=1e-12)
+
+
+def test_trained_parameters_are_saved_and_load_back(tmp_path):
+    from compsim.protocols.cwa_mnist import MODELS_FILE, load_model
+
+    exp = Experiment(hidden=(12, 8), epochs=1, n_train=50, n_test=20, variants=("cwa",), time_stepped_images=0,
+                     float32=False)
+    _, models, agreement = run(exp, tmp_path, progress=False, log=lambda text: None)
+    assert agreement is None
+    loaded, _ = load_model(tmp_path / MODELS_FILE, "cwa", (12, 8))
+    x = np.random.default_rng(0).uniform(0, 1, (4, 784))
+    np.testing.assert_array_equal(loaded.forward(doubled_input(x)), models["cwa"].forward(doubled_input(x)))

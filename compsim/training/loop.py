@@ -66,9 +66,11 @@ class LearningCurve:
 
         fig = Figure(figsize=(6, 4))
         ax = fig.subplots()
-        for curve in curves:
-            ax.plot(curve.epoch, 100 * np.asarray(curve.test_accuracy), marker="o", ms=3, label=f"{curve.name} held-out")
-            ax.plot(curve.epoch[1:], 100 * np.asarray(curve.train_accuracy[1:]), ls=":", label=f"{curve.name} training")
+        for k, curve in enumerate(curves):  # one colour per model: held-out solid, training dotted
+            ax.plot(curve.epoch, 100 * np.asarray(curve.test_accuracy), marker="o", ms=3, color=f"C{k}",
+                    label=f"{curve.name} held-out")
+            ax.plot(curve.epoch[1:], 100 * np.asarray(curve.train_accuracy[1:]), ls=":", color=f"C{k}",
+                    label=f"{curve.name} training")
         ax.set_xlabel("epoch")
         ax.set_ylabel("accuracy (%)")
         ax.set_title(title)
