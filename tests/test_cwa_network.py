@@ -110,3 +110,23 @@ def test_spiking_mode_fires_at_phi_max_times_p():
     expected = 100.0 * p
     rate = res.spikes["e_spikes"].rate_hz(2000.0)
     assert p > 0.5 and abs(rate - expected) < 4 * np.sqrt(expected / (400 * 2.0))  # 4 sigma of the Poisson count
+
+
+def test_a_batch_copy_equals_a_single_copy_run_to_rounding():
+    """Graded dense delivery is one matrix product for the batch: equal to single-copy runs to rounding."""
+    rng = np.random.default_rng(8)
+    inputs = rng.uniform(0, 1, (5, 30))
+
+    def build(rows):
+        net = cs.Network(dt=0.1, batch=len(rows))
+        x = net.add(cs.ActivitySource(30, rows, valence=1), name="x")
+        h = net.add(ConductanceNeuron(40, valence=1), name="h")
+        o = net.add(ConductanceNeuron(7, valence=-1), name="o")
+        net.connect(x, h, "g_e", np.random.default_rng(1).uniform(0, 0.3, (40, 30)))
+        net.connect(h, o, "g_e", np.random.default_rng(2).uniform(0, 1.0, (7, 40)))
+        net.run(5.0)
+        return o["V"]
+
+    together = build(inputs)
+    for b in (0, 3):
+        np.testing.assert_allclose(together[b], build(inputs[b:b + 1]), rtol=1e-14, atol=1e-15)
