@@ -209,15 +209,13 @@ def _order(pops, incoming):
     return order
 
 
-def _fixed_point(pop, projections, activity):
-    """``(V, p)`` of ``pop`` from the presynaptic activities (eq. 1), rows are inputs."""
+def _fixed_point(pop, projections, activity, rows):
+    """``(V, p)`` of ``pop`` for ``rows`` inputs from the presynaptic activities (eq. 1)."""
     c = pop.copy_params(0)
-    g = {"g_e": 0.0, "g_i": 0.0}
+    g = {"g_e": np.zeros((rows, pop.n)), "g_i": np.zeros((rows, pop.n))}
     for j in projections:
-        g[j.target] = g[j.target] + activity[j.pre] @ j.weight_matrix().T
-    num = c["G_r"] * c["E_r"] + g["g_e"] * c["E_e"] + g["g_i"] * c["E_i"]
-    V = num / (c["G_r"] + g["g_e"] + g["g_i"])
-    V = np.broadcast_to(V, next(iter(activity.values())).shape[:1] + (pop.n,)) if np.ndim(V) < 2 else V
+        g[j.target] += activity[j.pre] @ j.weight_matrix().T
+    V = (c["G_r"] * c["E_r"] + g["g_e"] * c["E_e"] + g["g_i"] * c["E_i"]) / (c["G_r"] + g["g_e"] + g["g_i"])
     return V, pop.activate(V)
 
 
@@ -259,23 +257,23 @@ def steady_state(net, inputs=None, *, damping=0.5, tol=1e-12, max_iter=10_000):
             activity[p] = np.atleast_2d(p[p.activity] if given is None else np.asarray(given, dtype=np.float64))
     if not activity:
         raise ValueError("steady_state: the network has no source with graded output (ActivitySource)")
-    rows = {a.shape[0] for a in activity.values()}
-    if len(rows) != 1:
-        raise ValueError(f"steady_state: every input must have the same number of rows, got {sorted(rows)}")
+    sizes = {a.shape[0] for a in activity.values()}
+    if len(sizes) != 1:
+        raise ValueError(f"steady_state: every input must have the same number of rows, got {sorted(sizes)}")
+    rows = sizes.pop()
     order = _order(pops, incoming)
     result = {}
     if order is not None:  # feedforward: each layer once, in closed form
         for pop in order:
-            V, activity[pop] = _fixed_point(pop, incoming.get(pop, []), activity)
+            V, activity[pop] = _fixed_point(pop, incoming.get(pop, []), activity, rows)
             result[pop.name] = (V, activity[pop])
         return SteadyState(result)
-    m = rows.pop()
-    V = {pop: np.full((m, pop.n), pop.copy_params(0)["E_r"]) for pop in pops}
+    V = {pop: np.full((rows, pop.n), pop.copy_params(0)["E_r"]) for pop in pops}
     for pop in pops:
         activity[pop] = pop.activate(V[pop])
     for iteration in range(1, max_iter + 1):
         change = 0.0
-        new = {pop: _fixed_point(pop, incoming.get(pop, []), activity)[0] for pop in pops}
+        new = {pop: _fixed_point(pop, incoming.get(pop, []), activity, rows)[0] for pop in pops}
         for pop in pops:
             step = damping * (new[pop] - V[pop])
             V[pop] = V[pop] + step
