@@ -52,7 +52,9 @@ class ActiveDendrites:
 
     def segment_responses(self, context):
         """``u_j.c`` for every unit and segment: (B, n_out, n_segments)."""
-        return np.einsum("osc,bc->bos", self.params["U"], context, optimize=True)
+        U = self.params["U"]
+        n_out, n_segments, n_context = U.shape
+        return (context @ U.reshape(n_out * n_segments, n_context).T).reshape(len(context), n_out, n_segments)
 
     def forward(self, x):
         if self.context is None or len(self.context) != len(x):
@@ -72,11 +74,9 @@ class ActiveDendrites:
         gate, drive, winner = self._gate, self._drive, self._winner
         d_drive = dy * gate
         dd = dy * drive * gate * (1.0 - gate)
-        dU = np.zeros_like(self.params["U"])
-        n_out, n_segments, n_context = dU.shape
-        flat = dU.reshape(n_out * n_segments, n_context)
-        rows = (np.arange(n_out)[None, :] * n_segments + winner).ravel()  # (B * n_out) winning segments
-        np.add.at(flat, rows, (dd[..., None] * self.context[:, None, :]).reshape(-1, n_context))
+        dU = np.empty_like(self.params["U"])
+        for j in range(dU.shape[1]):  # segment j learns from the examples where it won: one product each
+            dU[:, j, :] = (dd * (winner == j)).T @ self.context
         self.grads = {"W": (d_drive.T @ self._x) * self.mask, "b": d_drive.sum(axis=0), "U": dU}
         return d_drive @ self._weights
 

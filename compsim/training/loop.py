@@ -12,11 +12,16 @@ from .optim import SGD, Adam
 from .loss import softmax_cross_entropy
 
 
-def accuracy(model, x, y, *, prepare=None, batch=1000):
-    """Fraction of ``x`` whose argmax output equals ``y`` (forward passes in batches of ``batch``)."""
+def accuracy(model, x, y, *, prepare=None, context=None, batch=1000):
+    """Fraction of ``x`` whose argmax output equals ``y`` (forward passes in batches of ``batch``);
+    ``context`` (one row per example) goes to a :class:`~compsim.training.dendrites.ContextSequential`."""
     prepare = prepare or (lambda v: v)
+    if len(y) == 0:
+        return float("nan")
     correct = 0
     for start in range(0, len(y), batch):
+        if context is not None:
+            model.set_context(context[start:start + batch])
         out = model.forward(prepare(x[start:start + batch]))
         correct += int(np.sum(np.argmax(out, axis=1) == y[start:start + batch]))
     return correct / len(y)
@@ -90,7 +95,7 @@ def _progress(name, epoch, epochs, seen, total, loss, acc, rate):
 
 
 def fit(model, x_train, y_train, x_test, y_test, *, epochs, batch=100, lr=1e-3, optimiser="adam", prepare=None,
-        seed=0, name="model", progress=True, on_epoch=None):
+        seed=0, name="model", progress=True, on_epoch=None, context=None, test_context=None):
     """Train ``model`` (a :class:`~compsim.training.layers.Sequential` ending in logits) on softmax
     cross-entropy with ``optimiser`` (``"adam"`` or ``"sgd"``); test after every epoch. Returns the
     :class:`LearningCurve` (epoch 0: untrained).
@@ -98,20 +103,26 @@ def fit(model, x_train, y_train, x_test, y_test, *, epochs, batch=100, lr=1e-3, 
     ``prepare`` maps raw inputs to the model's (e.g. :func:`~compsim.training.layers.doubled_input`);
     the shuffle of epoch k is keyed by ``(seed, k)``; ``on_epoch(curve, optimiser)`` runs after each
     epoch's test (e.g. to rewire sparse layers, :meth:`compsim.training.sparse.SparseAffine.evolve`).
+    ``optimiser`` may also be an optimiser object, to carry its state across calls (e.g. task after task).
+    ``context`` / ``test_context``: one context row per training / test example, for models with
+    dendritic segments (:class:`~compsim.training.dendrites.ContextSequential`).
     """
     epochs = check_count("epochs", epochs, lo=0, owner="fit")
     batch = check_count("batch", batch, owner="fit")
     prepare = prepare or (lambda v: v)
-    if optimiser not in ("adam", "sgd"):
-        raise ValueError(f"fit: parameter 'optimiser' must be 'adam' or 'sgd', got {optimiser!r}")
-    optimiser = (Adam if optimiser == "adam" else SGD)(model.params, lr=lr)
+    if isinstance(optimiser, str):
+        if optimiser not in ("adam", "sgd"):
+            raise ValueError(f"fit: parameter 'optimiser' must be 'adam', 'sgd' or an optimiser, got {optimiser!r}")
+        optimiser = (Adam if optimiser == "adam" else SGD)(model.params, lr=lr)
     curve = LearningCurve(name)
-    curve.add(0, np.nan, np.nan, accuracy(model, x_test, y_test, prepare=prepare), 0.0)
+    curve.add(0, np.nan, np.nan, accuracy(model, x_test, y_test, prepare=prepare, context=test_context), 0.0)
     for epoch in range(1, epochs + 1):
         order = np.random.default_rng([seed, epoch]).permutation(len(y_train))
         t0, total_loss, correct, seen = time.perf_counter(), 0.0, 0, 0
         for start in range(0, len(order), batch):
             idx = order[start:start + batch]
+            if context is not None:
+                model.set_context(context[idx])
             logits = model.forward(prepare(x_train[idx]))
             loss, grad = softmax_cross_entropy(logits, y_train[idx])
             model.backward(grad)
@@ -123,7 +134,7 @@ def fit(model, x_train, y_train, x_test, y_test, *, epochs, batch=100, lr=1e-3, 
                 _progress(name, epoch, epochs, seen, len(order), total_loss / seen, correct / seen,
                           seen / (time.perf_counter() - t0))
         wall = time.perf_counter() - t0
-        tested = accuracy(model, x_test, y_test, prepare=prepare)
+        tested = accuracy(model, x_test, y_test, prepare=prepare, context=test_context)
         curve.add(epoch, total_loss / seen, correct / seen, tested, wall)
         if progress:
             sys.stderr.write(f" | held-out {100 * tested:5.2f} %\n")
