@@ -259,6 +259,7 @@ class _Delivery(Stage):
     phase = "delivery"
     kernel = None
     fields = ()
+    lead = 1  # steps from delivery to the first postsynaptic update that reads it (besides the delay)
 
     def describe(self):
         j = self.subject
@@ -271,14 +272,13 @@ class _Delivery(Stage):
 
     def emit(self, out):
         j = self.subject
-        spikes = self.source(out)
-        if j.uses_ring:  # read from step + delay_steps + 1 on (a FIR kernel keeps reading it n_taps steps)
+        if j.uses_ring:  # read from step + delay_steps + lead on (a FIR kernel keeps reading it n_taps steps)
             ring = out.array(j.owner, "ring")
-            target = f"{ring}[(step + {j.delay_steps + 1}) % {ring}.shape[0]]"
+            target = f"{ring}[(step + {j.delay_steps + self.lead}) % {ring}.shape[0]]"
         else:
             target = f"{out.array(j.owner, 'trace')}[0]"
         args = ", ".join(out.array(j.owner, f) for f in self.fields)
-        out.emit(f"{out.use(self.kernel)}({spikes}, {args}, {target})")
+        out.emit(f"{out.use(self.kernel)}({self.source(out)}, {args}, {target})")
 
 
 class DenseDelivery(_Delivery):
@@ -305,16 +305,7 @@ class _GradedDelivery(_Delivery):
     """
 
     phase = "sources"
-
-    def emit(self, out):
-        j = self.subject
-        if j.uses_ring:
-            ring = out.array(j.owner, "ring")
-            target = f"{ring}[(step + {j.delay_steps}) % {ring}.shape[0]]"
-        else:
-            target = f"{out.array(j.owner, 'trace')}[0]"
-        args = ", ".join(out.array(j.owner, f) for f in self.fields)
-        out.emit(f"{out.use(self.kernel)}({self.source(out)}, {args}, {target})")
+    lead = 0  # delivered before the populations update in the same step
 
     def describe(self):
         j = self.subject
@@ -326,7 +317,7 @@ class _GradedDelivery(_Delivery):
 
 
 class GradedDenseDelivery(_GradedDelivery):
-    """Dense weights: one BLAS gemv per copy (:func:`compsim.engine.kernels.deliver_graded_dense`)."""
+    """Dense weights: one BLAS product for the whole batch (:func:`compsim.engine.kernels.deliver_graded_dense`)."""
 
     kernel = staticmethod(kernels.deliver_graded_dense)
     fields = ("wt", "dot_out")
