@@ -19,7 +19,8 @@ Networks, the reference setup scaled by ``hidden`` (default two layers of 2,048)
 
 All are trained the same way: Adam (one optimiser for the whole sequence), mini-batches
 of 256, ``epochs`` epochs per task, inputs standardised with the MNIST mean and standard
-deviation (0.1307, 0.3081), as the reference's data loader does.
+deviation (0.1307, 0.3081), as the reference's data loader does. Arithmetic in float32 by
+default (as the reference's PyTorch code); ``dtype="float64"`` for double precision.
 """
 import argparse
 import sys
@@ -48,6 +49,7 @@ class Experiment:
     lr: float = 1e-3
     kinds: tuple = KINDS
     seed: int = 0
+    dtype: str = "float32"
     n_train: int | None = None
     n_test: int | None = None
     train_files: tuple | None = None
@@ -60,12 +62,13 @@ def build(kind, exp, rng):
     layers = []
     for n_in, n_out in zip(sizes[:-1], sizes[1:]):
         if kind == "dendrites":
-            layers.append(ActiveDendrites(n_in, n_out, exp.tasks, 784, density=exp.density, rng=rng))
+            layers.append(ActiveDendrites(n_in, n_out, exp.tasks, 784, density=exp.density, rng=rng,
+                                          dtype=exp.dtype))
         else:
-            layers.append(Affine(n_in, n_out, relu=kind == "dense", rng=rng))
+            layers.append(Affine(n_in, n_out, relu=kind == "dense", rng=rng, dtype=exp.dtype))
         if kind != "dense":
             layers.append(KWinners(max(1, int(round(exp.active * n_out)))))
-    layers.append(Affine(sizes[-1], 10, relu=False, rng=rng))
+    layers.append(Affine(sizes[-1], 10, relu=False, rng=rng, dtype=exp.dtype))
     return ContextSequential(*layers) if kind == "dendrites" else Sequential(*layers)
 
 
@@ -78,8 +81,8 @@ def run(exp, outdir=None, *, progress=True, log=print):
     """Train every network kind task after task; returns ``{kind: accuracy matrix}`` where row t holds the
     accuracy on tasks 0..t after training task t (NaN beyond), and writes it to ``outdir/permuted_mnist.h5``."""
     x_train, y_train, x_test, y_test = load_split(exp.n_train, exp.n_test, exp.train_files, exp.test_files)
-    x_train = (x_train - MNIST_MEAN) / MNIST_STD
-    x_test = (x_test - MNIST_MEAN) / MNIST_STD
+    x_train = ((x_train - MNIST_MEAN) / MNIST_STD).astype(exp.dtype)
+    x_test = ((x_test - MNIST_MEAN) / MNIST_STD).astype(exp.dtype)
     perms = permutations(exp)
     prototypes = np.stack([x_train[:, p].mean(axis=0) for p in perms])
     results = {}
@@ -120,11 +123,12 @@ def main(argv=None):
     ap.add_argument("--epochs", type=int, default=3)
     ap.add_argument("--kinds", default=",".join(KINDS))
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--dtype", choices=("float32", "float64"), default="float32")
     ap.add_argument("--train-files", nargs=2, metavar=("IMAGES", "LABELS"))
     ap.add_argument("--test-files", nargs=2, metavar=("IMAGES", "LABELS"))
     args = ap.parse_args(argv)
     exp = Experiment(tasks=args.tasks, hidden=tuple(int(h) for h in args.hidden.split(",")), epochs=args.epochs,
-                     kinds=tuple(args.kinds.split(",")), seed=args.seed, train_files=args.train_files,
+                     kinds=tuple(args.kinds.split(",")), seed=args.seed, dtype=args.dtype, train_files=args.train_files,
                      test_files=args.test_files)
     run(exp, args.outdir)
     return 0

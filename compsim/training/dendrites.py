@@ -52,33 +52,55 @@ class ActiveDendrites:
 
     def segment_responses(self, context):
         """``u_j.c`` for every unit and segment: (B, n_out, n_segments)."""
+        unique, inverse = _distinct_rows(context)
+        return self._responses(unique)[inverse]
+
+    def _responses(self, contexts):
         U = self.params["U"]
         n_out, n_segments, n_context = U.shape
-        return (context @ U.reshape(n_out * n_segments, n_context).T).reshape(len(context), n_out, n_segments)
+        return (contexts @ U.reshape(n_out * n_segments, n_context).T).reshape(len(contexts), n_out, n_segments)
 
     def forward(self, x):
         if self.context is None or len(self.context) != len(x):
             raise ValueError("ActiveDendrites: set the context (one row per input row) before the forward pass "
                              "(ContextSequential does)")
-        responses = self.segment_responses(self.context)
+        # the segments see only the distinct contexts (one per task in training): respond to each once
+        unique, inverse = _distinct_rows(self.context)
+        responses = self._responses(unique)
         key = np.abs(responses) if self.absolute else responses
-        winner = np.argmax(key, axis=2)  # (B, n_out)
-        d = np.take_along_axis(responses, winner[..., None], axis=2)[..., 0]
-        gate = _sigmoid(d)
+        winner = np.argmax(key, axis=2)  # (distinct contexts, n_out)
+        gate = _sigmoid(np.take_along_axis(responses, winner[..., None], axis=2)[..., 0])[inverse]
         weights = self.params["W"] * self.mask  # absent synapses stay absent whatever the optimiser does
         drive = x @ weights.T + self.params["b"]
-        self._x, self._winner, self._gate, self._drive, self._weights = x, winner, gate, drive, weights
+        self._x, self._gate, self._drive, self._weights = x, gate, drive, weights
+        self._unique, self._inverse, self._winner = unique, inverse, winner
         return drive * gate
 
     def backward(self, dy):
-        gate, drive, winner = self._gate, self._drive, self._winner
+        gate, drive = self._gate, self._drive
         d_drive = dy * gate
-        dd = dy * drive * gate * (1.0 - gate)
-        dU = np.empty_like(self.params["U"])
-        for j in range(dU.shape[1]):  # segment j learns from the examples where it won: one product each
-            dU[:, j, :] = (dd * (winner == j)).T @ self.context
+        dd = dy * drive * gate * (1.0 - gate)  # dLoss/d(winning segment's response), (B, n_out)
+        # dU[i, j] = sum over examples b whose context wins segment j of unit i of dd[b, i] c_b;
+        # gather dd by distinct context first, then one product with the distinct contexts
+        n_out, n_segments, _ = self.params["U"].shape
+        per_context = np.zeros((len(self._unique), n_out), dd.dtype)
+        np.add.at(per_context, self._inverse, dd)
+        coefficients = np.zeros((n_out, n_segments, len(self._unique)), dd.dtype)
+        units = np.arange(n_out)
+        for u in range(len(self._unique)):
+            coefficients[units, self._winner[u], u] = per_context[u]
+        dU = (coefficients.reshape(n_out * n_segments, -1) @ self._unique).reshape(self.params["U"].shape)
         self.grads = {"W": (d_drive.T @ self._x) * self.mask, "b": d_drive.sum(axis=0), "U": dU}
         return d_drive @ self._weights
+
+
+def _distinct_rows(rows):
+    """The distinct rows of ``rows`` and, for each row, the index of its distinct row."""
+    first = {}
+    inverse = np.array([first.setdefault(row.tobytes(), len(first)) for row in rows], dtype=np.intp)
+    unique = np.empty((len(first), rows.shape[1]), rows.dtype)
+    unique[inverse] = rows
+    return unique, inverse
 
 
 class KWinners:
@@ -92,10 +114,10 @@ class KWinners:
         """Boolean mask (B, n) of the k winners of each row (ties: the lower index wins)."""
         if self.k > y.shape[1]:
             raise ValueError(f"KWinners: k = {self.k} is more than the {y.shape[1]} units of the layer")
-        order = np.argsort(-y, axis=1, kind="stable")[:, :self.k]
-        mask = np.zeros(y.shape, dtype=bool)
-        np.put_along_axis(mask, order, True, axis=1)
-        return mask
+        kth = -np.partition(-y, self.k - 1, axis=1)[:, self.k - 1:self.k]  # the k-th largest value per row
+        above = y > kth
+        tied = y == kth  # of the values equal to the k-th largest, the first ones fill the k places
+        return above | (tied & (np.cumsum(tied, axis=1) <= self.k - above.sum(axis=1, keepdims=True)))
 
     def forward(self, y):
         self._mask = self.winners(y)

@@ -1,7 +1,17 @@
 """Optimisers, in place on a list of parameter dicts: Adam (Kingma & Ba 2014) and plain SGD."""
+import numba
 import numpy as np
 
 from compsim.checks import check_number
+
+
+@numba.njit(cache=True)
+def _adam_update(p, g, m, v, beta1, beta2, step, c2, eps):
+    """One fused pass of :meth:`Adam.step` over flat arrays (``step = lr / c1``)."""
+    for i in range(p.size):
+        m[i] = beta1 * m[i] + (1 - beta1) * g[i]
+        v[i] = beta2 * v[i] + (1 - beta2) * g[i] * g[i]
+        p[i] -= step * m[i] / (np.sqrt(v[i] / c2) + eps)
 
 
 class Adam:
@@ -31,12 +41,13 @@ class Adam:
         self.t += 1
         c1, c2 = 1.0 - self.beta1 ** self.t, 1.0 - self.beta2 ** self.t
         for p, g, m, v in zip(self.params, grads, self.m, self.v):
-            for k in p:
-                m[k] *= self.beta1
-                m[k] += (1.0 - self.beta1) * g[k]
-                v[k] *= self.beta2
-                v[k] += (1.0 - self.beta2) * g[k] * g[k]
-                p[k] -= (self.lr / c1) * m[k] / (np.sqrt(v[k] / c2) + self.eps)
+            for k in p:  # one fused pass per parameter array, in its own precision
+                if not p[k].flags.c_contiguous:
+                    raise ValueError(f"Adam: parameter {k!r} must be a C-contiguous array (updated in place)")
+                scalar = p[k].dtype.type
+                _adam_update(p[k].reshape(-1), np.ascontiguousarray(g[k], p[k].dtype).reshape(-1),
+                             m[k].reshape(-1), v[k].reshape(-1), scalar(self.beta1), scalar(self.beta2),
+                             scalar(self.lr / c1), scalar(c2), scalar(self.eps))
 
 
 class SGD:
