@@ -10,6 +10,9 @@ units that declare
 * ``ports``: synaptic inputs that projections target (:class:`Port`);
 * ``events``: named per-neuron events besides the spike (:class:`Event`,
   e.g. a dendritic plateau), counted by the update kernel;
+* ``port_groups`` (models only): ports whose inputs reach the kernels as one
+  value, their maximum (:class:`PortGroup`, e.g. the dendritic segments of an
+  active-dendrite neuron, of which the best-matching one gates the soma);
 
 and contributes *stages* to the network's per-step plan
 (:mod:`compsim.engine.plan`). Spike sources are populations with their own
@@ -30,7 +33,8 @@ only, so they also compile unchanged as CUDA device functions):
 The kernels' argument names must be the declared names (checked when the
 network is built; an error names the model and the argument). ``values``
 are the neuron's variables in declaration order, ``inputs`` the summed
-synaptic input of each port at the start of the step; ``key`` is the random
+synaptic input of each port at the start of the step (the ports of a
+:class:`PortGroup` replaced by the group's one value, after the other ports); ``key`` is the random
 stream key of the neuron's population and batch copy (:mod:`compsim.rng`).
 ``c`` is a named tuple of float64 constants, generated from the declarations:
 one field per parameter (``c.g_l``) plus the derived constants the model
@@ -98,6 +102,22 @@ class Port:
     unit: str
     doc: str
     default_synapse: tuple
+
+
+@dataclass(frozen=True)
+class PortGroup:
+    """Ports whose summed inputs reach the kernels as one value named ``name``: the largest
+    (``how="max"``) or the one of largest magnitude, its sign kept (``how="absmax"``); ties go to the
+    first port of the group. Monitors still record each port on its own."""
+
+    name: str
+    ports: tuple
+    how: str = "max"
+
+    def __post_init__(self):
+        check_choice("how", self.how, ("max", "absmax"), owner=f"PortGroup '{self.name}'")
+        if not self.ports:
+            raise ValueError(f"PortGroup '{self.name}': parameter 'ports' must name at least one port")
 
 
 @dataclass(frozen=True)
@@ -294,6 +314,21 @@ class Model(Population):
     need more than the parameters, :meth:`constants`.
     """
 
+    port_groups: tuple = ()
+
+    @property
+    def kernel_inputs(self):
+        """The kernels' input arguments: ``(name, port indices, how)`` for each lone port (how ``None``),
+        in declaration order, then for each :class:`PortGroup`."""
+        grouped = {name for g in self.port_groups for name in g.ports}
+        index = {p.name: q for q, p in enumerate(self.ports)}
+        unknown = grouped - set(index)
+        if unknown:
+            raise ValueError(f"{type(self).__name__}: port group(s) name unknown port(s) {sorted(unknown)}; "
+                             f"ports are {self.port_names}")
+        lone = [(p.name, (q,), None) for q, p in enumerate(self.ports) if p.name not in grouped]
+        return lone + [(g.name, tuple(index[n] for n in g.ports), g.how) for g in self.port_groups]
+
     def kernels(self, method):
         """``(derive, update)`` kernels (Numba functions) for ``method``; derive may be None."""
         raise NotImplementedError(f"{type(self).__name__} must define kernels(method)")
@@ -336,8 +371,9 @@ class Model(Population):
     def check_kernels(self, method):
         """Check the kernels' argument names against the declarations; returns ``(derive, update)``."""
         derive, update = self.kernels(method)
-        given = [v.name for v in self.state_vars if v.role != "derived"] + self.port_names
-        every = self.var_names + self.port_names
+        inputs = [name for name, _, _ in self.kernel_inputs]
+        given = [v.name for v in self.state_vars if v.role != "derived"] + inputs
+        every = self.var_names + inputs
         if derive is not None:
             _check_signature(self, "derive", derive, ("c",) + tuple(given))
         elif any(v.role == "derived" for v in self.state_vars):

@@ -139,7 +139,7 @@ class Network:
         return population
 
     def connect(self, pre, post, target, weights=1.0, *, connectivity=None, delay=0.0, synapse=None,
-                plasticity=None):
+                plasticity=None, normalise=None):
         """Connect ``pre`` to port ``target`` of ``post``.
 
         Parameters
@@ -163,6 +163,11 @@ class Network:
             Synaptic kernel; default: the one the post model declares for the port.
         plasticity : compsim.plasticity.Rule, optional
             A learning rule for this projection's weights (e.g. ``cs.plasticity.PairSTDP(...)``).
+        normalise : float, optional
+            Dendritic normalisation with excitability ``s = normalise`` (:mod:`compsim.normalisation`):
+            each weight given becomes ``s v_ij / n_i``, ``n_i`` the number of non-zero weights onto
+            postsynaptic neuron ``i`` in this projection; applied here and by every ``set_weights``
+            (a plasticity rule then changes the normalised weights).
         """
         for role, p in (("pre", pre), ("post", post)):
             if not isinstance(p, Population):
@@ -171,7 +176,8 @@ class Network:
                 raise ValueError(f"Network.connect: '{role}' population is not part of this network (add it first)")
         index = len(self.projections)
         key = np.uint64(stream_key(self.seed, _PROJECTION_STREAM + index))
-        proj = Projection(self, index, pre, post, target, weights, connectivity, delay, synapse, key, plasticity)
+        proj = Projection(self, index, pre, post, target, weights, connectivity, delay, synapse, key, plasticity,
+                          normalise)
         self.projections.append(proj)
         self._changed()
         return proj

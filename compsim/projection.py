@@ -27,6 +27,7 @@ from .checks import check_array, check_number
 from .connectivity import Explicit, FixedInDegree, FixedProbability
 from .engine import kernels
 from .engine.plan import Stage
+from .normalisation import dendritic_normalisation
 from .synapses import Exponential, Instantaneous, TruncatedDoubleExponential, default_synapse
 
 
@@ -34,7 +35,7 @@ class Projection:
     """Connection ``pre -> post.target``; create with :meth:`compsim.Network.connect`."""
 
     def __init__(self, network, index, pre, post, target, weights, connectivity, delay, synapse, key,
-                 plasticity=None):
+                 plasticity=None, normalise=None):
         owner = f"connect({pre.name} -> {post.name})"
         if not post.ports:
             raise ValueError(f"{owner}: '{post.name}' ({type(post).__name__}) has no synaptic inputs to target")
@@ -55,6 +56,8 @@ class Projection:
             raise ValueError(f"{owner}: parameter 'delay' must be a multiple of dt = {dt} ms, got {delay} ms")
         dtype, batch = network.dtype, network.batch
         self.connectivity = connectivity
+        self.normalise = None if normalise is None else check_number("normalise", normalise, unit=self.unit,
+                                                                      owner=owner)
         store, own = self.store, self.owner
         if connectivity is None:
             self.kind = "dense"
@@ -65,6 +68,7 @@ class Projection:
                 raise ValueError(
                     f"{owner}: parameter 'weights' must have shape (n_post, n_pre) = ({post.n}, {pre.n}), got {w.shape}"
                 )
+            w = self._normalised(w)
             store.adopt(own, "wt", np.ascontiguousarray(w.T, dtype=dtype), kind="weights",
                         doc=f"weights {pre.name} -> {post.name}.{target}, transposed (n_pre, n_post)")
             store.declare(own, "dense_counts", (batch, pre.n), dtype, kind="scratch",
@@ -80,6 +84,8 @@ class Projection:
             w = check_array("weights", weights, (pre_idx.size,), owner=owner, unit=self.unit).astype(dtype)
             if isinstance(connectivity, Explicit):
                 w = w[connectivity.order]
+            self._post_of_synapse = post_idx
+            w = self._normalised(w).astype(dtype)
             indptr = np.zeros(pre.n + 1, dtype=np.int64)
             np.cumsum(np.bincount(pre_idx, minlength=pre.n), out=indptr[1:])
             store.adopt(own, "w", w, kind="weights", doc=f"weights {pre.name} -> {post.name}.{target} (CSR order)")
@@ -147,10 +153,20 @@ class Projection:
         owner = f"{self.pre.name} -> {self.post.name}.{self.target}: set_weights"
         if self.kind == "dense":
             wt = self.store.get(self.owner, "wt")
-            wt[...] = check_array("weights", weights, (self.post.n, self.pre.n), owner=owner, unit=self.unit).T
+            wt[...] = self._normalised(check_array("weights", weights, (self.post.n, self.pre.n), owner=owner,
+                                                   unit=self.unit)).T
         else:
             w = self.store.get(self.owner, "w")
-            w[...] = check_array("weights", weights, w.shape, owner=owner, unit=self.unit)
+            w[...] = self._normalised(check_array("weights", weights, w.shape, owner=owner, unit=self.unit))
+
+    def _normalised(self, weights):
+        """``weights`` as given, or dendritically normalised (:mod:`compsim.normalisation`) with ``normalise=s``."""
+        if self.normalise is None:
+            return weights
+        if self.kind == "dense":
+            return dendritic_normalisation(weights, self.normalise)
+        return dendritic_normalisation(np.broadcast_to(weights, self._post_of_synapse.shape), self.normalise,
+                                       self._post_of_synapse, self.post.n)
 
     def synapse_weights(self):
         """Weights in the order of :meth:`synapse_indices` (dense: W.T raveled), float64."""
@@ -247,6 +263,7 @@ class Projection:
             "synapse": self.synapse.describe(),
             "connectivity": None if self.connectivity is None else self.connectivity.describe(),
             "plasticity": None if self.rule is None else self.rule.describe(),
+            "normalise": self.normalise,
         }
 
 

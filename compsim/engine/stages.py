@@ -55,11 +55,21 @@ class ModelUpdate(Stage):
                 head += lines["head"]
                 copy += lines["copy"]
                 body += lines["body"]
+        arguments = []  # the kernels' inputs: lone ports, then port groups reduced to one value
+        for k, (_, ports, how) in enumerate(pop.kernel_inputs):
+            if how is None:
+                arguments.append(inputs[ports[0]])
+                continue
+            body.append(f"grp{k} = {inputs[ports[0]]}")
+            for q in ports[1:]:
+                better = f"abs({inputs[q]}) > abs(grp{k})" if how == "absmax" else f"{inputs[q]} > grp{k}"
+                body.append(f"grp{k} = {inputs[q]} if {better} else grp{k}")
+            arguments.append(f"grp{k}")
         derived = [v for r, v in enumerate(values) if roles[r] == "derived"]
         if derived:
             name = out.use(derive, f"derive{pop.index}")
             given = [v for r, v in enumerate(values) if roles[r] != "derived"]
-            body.append(f"{', '.join(derived)}, = {name}(c, {', '.join(given + inputs)})")
+            body.append(f"{', '.join(derived)}, = {name}(c, {', '.join(given + arguments)})")
             body += [f"{v}_[i] = {v}" for v in derived]
         for m in net.monitors:
             if m.population is pop and m.samples_state:
@@ -70,7 +80,7 @@ class ModelUpdate(Stage):
                 tail += lines["tail"]
         name = out.use(update, f"update{pop.index}")
         evolved = [v for r, v in enumerate(values) if roles[r] == "state"]
-        body.append(f"{', '.join(evolved + counts)} = {name}(i, step, key, c, {', '.join(values + inputs)})")
+        body.append(f"{', '.join(evolved + counts)} = {name}(i, step, key, c, {', '.join(values + arguments)})")
         body += [f"{v}_[i] = {v}" for v in evolved]
         body += [f"{x}_[i] = {x}" for x in counts]
         # x - x is 0 unless x is NaN or inf: one reduction (prange-safe) over the evolved variables
