@@ -371,15 +371,20 @@ class Model(Population):
     def check_kernels(self, method):
         """Check the kernels' argument names against the declarations; returns ``(derive, update)``."""
         derive, update = self.kernels(method)
-        inputs = [name for name, _, _ in self.kernel_inputs]
-        given = [v.name for v in self.state_vars if v.role != "derived"] + inputs
-        every = self.var_names + inputs
+        inputs = [self.identifier(name) for name, _, _ in self.kernel_inputs]
+        given = [self.identifier(v.name) for v in self.state_vars if v.role != "derived"] + inputs
+        every = [self.identifier(name) for name in self.var_names] + inputs
         if derive is not None:
             _check_signature(self, "derive", derive, ("c",) + tuple(given))
         elif any(v.role == "derived" for v in self.state_vars):
             raise ValueError(f"{type(self).__name__}: declares derived variables but kernels() gives no derive kernel")
         _check_signature(self, "update", update, KERNEL_FIXED_ARGS + tuple(every))
         return derive, update
+
+    def identifier(self, name):
+        """The kernels' argument name for variable or port ``name`` (the name itself; models whose names are
+        not Python identifiers, such as ``soma.v``, override this)."""
+        return name
 
     def expected_returns(self):
         """What the update kernel returns, by name (for error messages)."""

@@ -1,10 +1,10 @@
-"""compsim.fastmath against the C library: exp within one ulp, special values, sigmoid."""
+"""compsim.fastmath against the C library: exp within one ulp, special values, sigmoid, exprel."""
 import math
 
 import numpy as np
 from numba import njit
 
-from compsim.fastmath import exp, sigmoid
+from compsim.fastmath import exp, exprel, sigmoid
 
 
 @njit
@@ -45,3 +45,20 @@ def test_sigmoid_matches_its_definition():
     got = np.empty_like(x)
     _sigmoid_all(x, got)
     np.testing.assert_allclose(got, 1.0 / (1.0 + np.exp(-x)), rtol=4e-16, atol=0)
+
+
+@njit
+def _exprel_all(x, out):
+    for i in range(x.shape[0]):
+        out[i] = exprel(x[i])
+
+
+def test_exprel_against_expm1():
+    rng = np.random.default_rng(1)
+    x = np.concatenate([rng.uniform(-50.0, 50.0, 100_000), rng.uniform(-0.02, 0.02, 100_000),
+                        [0.0, 0.01, -0.01, 1e-300, -1e-12]])
+    got = np.empty_like(x)
+    _exprel_all(x, got)
+    safe = np.where(x == 0.0, 1.0, x)
+    want = np.where(x == 0.0, 1.0, np.expm1(x) / safe)
+    np.testing.assert_allclose(got, want, rtol=2e-13, atol=0)

@@ -203,11 +203,20 @@ def _dependency_sources(text):
 
 
 def load(text):
-    """Write ``text`` to the cache (once) and import its ``run_chunk``."""
+    """Write the chunk module ``text`` to the cache (once) and import its ``run_chunk``."""
+    return load_module(text, "compsim_chunk").run_chunk
+
+
+def load_module(text, prefix):
+    """Write generated module ``text`` to the cache (once) as ``<prefix>_<hash>`` and import it.
+
+    Also used for generated model kernels (:mod:`compsim.models.morphology`): the chunk module then
+    imports them by that name like any other kernel module.
+    """
     digest = hashlib.sha1(text.encode() + _dependency_sources(text)).hexdigest()[:16]
-    name = f"compsim_chunk_{digest}"
+    name = f"{prefix}_{digest}"
     if name in sys.modules:
-        return sys.modules[name].run_chunk
+        return sys.modules[name]
     directory = cache_dir()
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"{name}.py"
@@ -223,4 +232,4 @@ def load(text):
     except BaseException:
         del sys.modules[name]
         raise
-    return module.run_chunk
+    return module
