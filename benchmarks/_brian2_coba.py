@@ -7,48 +7,10 @@ Run as a subprocess by ``benchmarks/coba.py``; it can also be run by hand::
 
 It builds the COBA network of ``/work/shared/benchmarks.md`` (Vogels & Abbott
 2005 / Brette et al. 2007 benchmark 1; forward Euler, dt = 0.1 ms) and prints
-exactly one line ``RESULT {json}`` on stdout at the end.  Everything else
-Brian2 or the standalone binary prints is noise to the driver.
-
-Phases (time.perf_counter):
-
-* ``t_import``: ``import brian2``.
-* ``t_setup``: building the network objects (runtime mode: includes creating
-  the synapses, which compiles the synapse-creation code on a cold cache;
-  standalone mode: only records what to generate).
-* runtime mode: ``t_prep`` = ``net.run(0*ms)`` (code generation + Cython
-  compilation on a cold cache, loading cached modules on a warm one) and
-  ``t_sim`` = ``net.run(duration)``.  ``compile_s`` = ``t_prep``.  On a cold
-  cache ``t_setup`` holds compilation too (initialisers and synapse creation;
-  the connection probability is a literal in that code, so the first run at a
-  new N compiles it again even with a warm cache).
-* standalone mode: ``device.build(run=True, compile=True)``, split into
-  ``t_make`` (Brian2's own timer around ``make``, plus ``make clean`` if any),
-  ``t_binary`` (Brian2's own timer around running ``./main``: loading arrays,
-  creating synapses, simulating, writing results) and ``t_codegen`` = the rest
-  of ``device.build`` (code generation; it also contains Brian2's short
-  post-run NaN check of the state arrays, a few ms).  ``t_sim`` =
-  ``device._last_run_time`` (the run time measured inside the C++ code);
-  ``compile_s`` = ``t_codegen + t_make``.
-* ``total_s``: wall time from the first statement of this script to the
-  RESULT line.  It does NOT include the interpreter start-up before that
-  statement; the driver measures the wall time around the whole subprocess
-  and overrides ``total_s`` with it (keeping this value as
-  ``total_in_process_s``).
-
-Cold / warm: the runtime mode uses its own Cython cache directory
-(``~/.cache/compsim-bench/brian2_cython``), the standalone mode a per-N project
-directory (``~/.cache/compsim-bench/brian2_standalone_<N>``, with ``_omp<T>``
-appended when T > 1 threads).  A second run finds them filled ("warm");
-``--cold`` wipes the directory used by this mode before starting.
-
-Peak memory: ``ru_maxrss`` of this Python process; for standalone mode also the
-peak RSS of ``./main`` alone (GNU time wrapped around it through
-``prefs.devices.cpp_standalone.run_cmd_unix`` when /usr/bin/time exists;
-otherwise ``RUSAGE_CHILDREN``, only an upper bound: on Linux it also covers the
-compiler and the forked copy of this Python process before ``exec``).
-``peak_rss_mb`` = max(Python process, binary), the peak of the job's largest
-process; ``rss_python_mb`` and ``rss_binary_mb`` give both.
+exactly one line ``RESULT {json}`` on stdout at the end.  The command line,
+the phases timed, the cache directories (standalone project:
+``~/.cache/compsim-bench/brian2_standalone_<N>``) and the memory figures are
+those of ``benchmarks/_brian2_common.py``.
 """
 
 import time
@@ -56,102 +18,14 @@ import time
 _T_START = time.perf_counter()  # first statement: total_s starts here
 _CPU_START = time.process_time()
 
-import argparse  # noqa: E402
-import json  # noqa: E402
-import os  # noqa: E402
-import resource  # noqa: E402
-import shutil  # noqa: E402
 import sys  # noqa: E402
 
-CACHE_ROOT = os.path.join(os.path.expanduser("~"), ".cache", "compsim-bench")
-GNU_TIME = "/usr/bin/time"
+import _brian2_common  # noqa: E402
 
 
-def _maxrss_mb(who):
-    # Linux reports ru_maxrss in KiB.
-    return resource.getrusage(who).ru_maxrss / 1024.0
-
-
-def _children_cpu_s():
-    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return ru.ru_utime + ru.ru_stime
-
-
-def parse_args(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--n", type=int, default=4000,
-                    help="number of neurons (4000, 32000, 128000 are the defined sizes)")
-    ap.add_argument("--mode", choices=("cpp_standalone", "runtime"), required=True)
-    ap.add_argument("--duration-ms", type=float, default=1000.0)
-    ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--threads", type=int, default=1,
-                    help="OpenMP threads (cpp_standalone only; runtime mode is single-threaded)")
-    ap.add_argument("--build-dir", default=None,
-                    help="standalone project directory (default: per-N directory under "
-                         + CACHE_ROOT + ")")
-    ap.add_argument("--cython-cache-dir", default=None,
-                    help="Cython cache directory for runtime mode (default: "
-                         + os.path.join(CACHE_ROOT, "brian2_cython") + ")")
-    ap.add_argument("--cold", action="store_true",
-                    help="wipe this mode's build directory / Cython cache first")
-    args = ap.parse_args(argv)
-    if args.n < 5:
-        ap.error("--n must be >= 5")
-    if args.threads < 1:
-        ap.error("--threads must be >= 1")
-    return args
-
-
-def main(argv=None):
-    args = parse_args(argv)
-    n = args.n
-    standalone = args.mode == "cpp_standalone"
-    threads = args.threads if standalone else 1
-    notes = []
-    if not standalone and args.threads > 1:
-        notes.append("runtime (cython) mode is single-threaded; --threads ignored")
-        print("warning: " + notes[-1], file=sys.stderr)
-
-    if standalone:
-        build_dir = args.build_dir or os.path.join(
-            CACHE_ROOT, f"brian2_standalone_{n}" + (f"_omp{threads}" if threads > 1 else ""))
-        build_dir = os.path.abspath(build_dir)
-        if args.cold and os.path.isdir(build_dir):
-            shutil.rmtree(build_dir)
-        was_warm = os.path.isfile(os.path.join(build_dir, "main"))
-        cache_dir = None
-    else:
-        build_dir = None
-        cache_dir = os.path.abspath(args.cython_cache_dir
-                                    or os.path.join(CACHE_ROOT, "brian2_cython"))
-        if args.cold and os.path.isdir(cache_dir):
-            shutil.rmtree(cache_dir)
-        was_warm = os.path.isdir(cache_dir) and bool(os.listdir(cache_dir))
-        os.makedirs(cache_dir, exist_ok=True)
-
-    # ---- import -------------------------------------------------------------
-    t0 = time.perf_counter()
-    import brian2 as b2
-    from brian2 import ms, mV, second  # noqa: F401
-    t_import = time.perf_counter() - t0
-
-    # ---- setup --------------------------------------------------------------
-    t0 = time.perf_counter()
-    b2.prefs.logging.console_log_level = "WARNING"
-    if standalone:
-        b2.set_device("cpp_standalone", directory=build_dir, build_on_run=False)
-        if threads > 1:
-            b2.prefs.devices.cpp_standalone.openmp_threads = threads
-        rss_file = os.path.join(build_dir, "results", "_main_time.txt")
-        if os.path.exists(GNU_TIME):
-            # %M = peak RSS (KiB), %e = wall, %U/%S = user/system CPU of ./main
-            b2.prefs.devices.cpp_standalone.run_cmd_unix = [
-                GNU_TIME, "-f", "%M %e %U %S", "-o", rss_file, "./main"]
-    else:
-        b2.prefs.codegen.target = "cython"
-        b2.prefs.codegen.runtime.cython.cache_dir = cache_dir
-    b2.defaultclock.dt = 0.1 * ms
-    b2.seed(args.seed)
+def build(b2, n):
+    """The COBA network: ``(objects, spike monitor, synapses)``."""
+    from brian2 import ms, mV
 
     NE = int(0.8 * n)
     p_conn = 0.02 * 4000.0 / n
@@ -176,95 +50,10 @@ def main(argv=None):
     Ce.connect(p=p_conn)
     Ci.connect(p=p_conn)
     mon = b2.SpikeMonitor(P, record=False, name="spikemon")
-    net = b2.Network(P, Ce, Ci, mon)
-    duration = args.duration_ms * ms
-
-    rec = {}
-    if standalone:
-        net.run(duration)  # only records the run for code generation
-        t_setup = time.perf_counter() - t0
-        cpu_children_before = _children_cpu_s()
-        t0 = time.perf_counter()
-        b2.device.build(directory=build_dir, run=True, compile=True)
-        t_build = time.perf_counter() - t0
-        timers = b2.device.timers
-        t_make = (timers["compile"]["make"] or 0.0) + (timers["compile"]["clean"] or 0.0)
-        t_binary = timers["run_binary"] or 0.0
-        t_codegen = t_build - t_make - t_binary
-        t_sim = float(b2.device._last_run_time)
-        compile_s = t_codegen + t_make
-        rss_binary = None
-        binary_cpu = None
-        try:
-            with open(rss_file) as f:
-                fields = f.read().split()
-            rss_binary = float(fields[-4]) / 1024.0
-            binary_cpu = float(fields[-2]) + float(fields[-1])
-        except (OSError, ValueError, IndexError, NameError):
-            pass
-        if rss_binary is None:
-            # Fallback only: RUSAGE_CHILDREN is the max over all children, i.e. also
-            # the compiler and the forked copy of this Python process before exec,
-            # so it is an upper bound of the binary's RSS, not its RSS.
-            notes.append("binary RSS unknown (no GNU time): RUSAGE_CHILDREN upper bound "
-                         "used (includes compiler and the forked Python process)")
-            rss_binary = _maxrss_mb(resource.RUSAGE_CHILDREN)
-        rec.update(t_codegen=t_codegen, t_make=t_make, t_binary=t_binary,
-                   t_build=t_build, binary_cpu_s=binary_cpu,
-                   build_children_cpu_s=_children_cpu_s() - cpu_children_before,
-                   rss_binary_mb=rss_binary, build_dir=build_dir)
-    else:
-        t_setup = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        net.run(0 * ms)
-        t_prep = time.perf_counter() - t0
-        c0 = time.process_time()
-        t0 = time.perf_counter()
-        net.run(duration)
-        t_sim = time.perf_counter() - t0
-        rec.update(t_prep=t_prep, sim_cpu_s=time.process_time() - c0,
-                   cython_cache_dir=cache_dir)
-        compile_s = t_prep
-        rss_binary = None
-
-    spikes = int(mon.num_spikes)
-    n_syn = int(len(Ce)) + int(len(Ci))
-    rss_python = _maxrss_mb(resource.RUSAGE_SELF)
-    peak = max(rss_python, rss_binary or 0.0)
-    total = time.perf_counter() - _T_START
-    dur_s = args.duration_ms / 1000.0
-
-    out = {
-        "workload": "COBA",
-        "n": n,
-        "engine": "brian2",
-        "mode": args.mode,
-        "threads": threads,
-        "sim_s": t_sim,
-        "compile_s": compile_s,
-        "total_s": total,
-        "total_in_process_s": total,
-        "peak_rss_mb": peak,
-        "rss_python_mb": rss_python,
-        "spikes": spikes,
-        "rate_hz": spikes / n / dur_s,
-        "synapses": n_syn,
-        "duration_ms": args.duration_ms,
-        "dt_ms": 0.1,
-        "seed": args.seed,
-        "cache_warm_at_start": was_warm,
-        "t_import": t_import,
-        "t_setup": t_setup,
-        "cpu_s": time.process_time() - _CPU_START + _children_cpu_s(),
-        "brian2_version": b2.__version__,
-    }
-    out.update(rec)
-    if notes:
-        out["notes"] = notes
-    sys.stdout.flush()
-    print("RESULT " + json.dumps(out), flush=True)
-    return 0
+    return (P, Ce, Ci, mon), mon, (Ce, Ci)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(_brian2_common.main("COBA", build, t_start=_T_START, cpu_start=_CPU_START,
+                                 project_prefix="brian2_standalone",
+                                 description=__doc__.split("\n")[0]))
