@@ -347,6 +347,66 @@ class CompartmentalNeuron(Model):
             lines.append(f"{c}_v_new = c.v_reset if spike else {c}_v_new")
         return lines
 
+    # -- Brian2 equivalent ----------------------------------------------------------
+    def brian2_model(self):
+        """Brian2 equivalent for :mod:`compsim.validate`: one equation per compartment and gate, the
+        names with ``_`` for ``.`` (``soma_v``), refractoriness as in :class:`~compsim.models.CobaLIF`.
+
+        Validate with ``euler`` or ``exponential_euler`` (the same scheme on both sides). compsim's
+        ``exact`` has no Brian2 counterpart for trees (Brian2 has no backward-Euler step, and its symbolic
+        ``exact`` solver does not finish for coupled compartments), so validation maps it to Brian2's
+        exponential Euler, which is the same only for one compartment; the tree solver is checked
+        against closed forms and by its first-order convergence (``tests/test_morphology.py``).
+        """
+        from brian2 import mV, ms, nS, pA, pF, second
+
+        morph, ident = self.morphology, self.identifier
+        units = {"pF": pF, "nS": nS, "mV": mV, "ms": ms, "pA": pA, "1": 1}
+        namespace = {q.name: self.p[q.name] * units[q.unit] for q in self.params}
+        lines, children = [], {c: [] for c in morph.order}
+        for c, comp in morph.compartments.items():
+            if comp.parent is not None:
+                children[comp.parent].append(c)
+        for c, comp in morph.compartments.items():
+            terms = [f"{c}_g_l * ({c}_E_l - {c}_v)", f"{c}_I_ext"]
+            if comp.parent is not None:
+                terms.append(f"{c}_g_c * ({comp.parent}_v - {c}_v)")
+            terms += [f"{d}_g_c * ({d}_v - {c}_v)" for d in children[c]]
+            for m in comp.channels:
+                if m.events:
+                    raise NotImplementedError(f"validate: {type(m).__name__} (events) has no Brian2 equivalent in "
+                                              "compsim.validate yet")
+                gate_lines, current = m.brian2(_Names(c, m, brian2=True))
+                lines += gate_lines
+                terms.append(current)
+            lines.append(f"d{c}_v/dt = ({' + '.join(terms)}) / {c}_C_m : volt")
+            lines.append(f"{c}_I_ext : amp")
+        spec = {"namespace": namespace,
+                "units": {**{v.name: units[v.unit] if v.unit in units else 1 for v in self.state_vars},
+                          **{q.name: units[q.unit] for q in self.ports}},
+                "variables": {name: ident(name) for name in self.var_names + self.port_names}}
+        if self.spiking:
+            c = self.spike_compartment
+            lines.append("ref_steps = clip(timestep(t_ref, dt) - timestep(t - lastspike, dt), 0, "
+                         "timestep(t_ref, dt)) : 1")
+            spec.update(threshold=f"{c}_v > v_th", reset=f"{c}_v = v_reset" if self.reset else None,
+                        refractory=self.p["t_ref"] * ms)
+            spec["variables"]["refractory"] = "ref_steps"
+        spec["equations"] = "\n".join(lines)
+        state_vars, spiking, t_ref = self.state_vars, self.spiking, self.p.get("t_ref", 0.0)
+
+        def initial(values, dt):
+            out = {ident(v.name): np.asarray(values[v.name], dtype=np.float64) * spec["units"][v.name]
+                   for v in state_vars if v.name != "refractory"}
+            if spiking:  # steps left r > 0 <=> last spike (r - n_ref) steps before the start
+                r = np.asarray(values["refractory"], dtype=np.float64)
+                n_ref = int(np.floor(t_ref / dt + 1e-3))
+                out["lastspike"] = np.where(r > 0, (r - n_ref) * dt * 1e-3, -1e4) * second
+            return out
+
+        spec["initial"] = initial
+        return spec
+
     # -- closed form --------------------------------------------------------------
     def steady_state(self):
         """The potentials at which a passive tree rests with the current ``I_ext``: ``A v = g_l E_l + I_ext``.

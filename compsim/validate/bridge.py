@@ -16,8 +16,8 @@ The ``brian2_model()`` dict of a model (see ``models/lif.py``,
     namespace   parameters as Brian2 quantities
     units       compsim variable / port name -> Brian2 unit of compsim's numbers
                 (mV, nS, ..., or 1); default 1
-    variables   optional: compsim name -> Brian2 name to compare it with
-                (default: the same name)
+    variables   optional: compsim name (variable or port) -> Brian2 name to compare
+                it with (default: the same name)
     initial     optional: f(values, dt_ms) -> {Brian2 variable: Quantity array},
                 the Brian2 state for compsim's state ``values`` (dict of arrays
                 in compsim units); the default sets every non-derived compsim
@@ -245,7 +245,8 @@ def _neuron_group(b2, cap, pop, spec, dt, method):
                 terms.append(f"({tnames[0]} - {tnames[1]}) * coef_{tnames[0]}")
             else:
                 terms.append(tnames[0])
-        lines.append(f"{port.name} = {' + '.join(terms)} : {uname}" if terms else f"{port.name} : {uname} (constant)")
+        bname = spec["variables"].get(port.name, port.name)  # e.g. soma.ge -> soma_ge
+        lines.append(f"{bname} = {' + '.join(terms)} : {uname}" if terms else f"{bname} : {uname} (constant)")
     for name, k in spec["noise"].items():
         namespace[name] = b2.TimedArray(cap.uniforms(pop.name, k), dt=dt)
     m = method or spec["methods"].get(cap.method, cap.method)
