@@ -7,14 +7,8 @@ compile, or load of the cached machine code on a warm cache), ``sim_s``
 (the compiled run loop proper, monitors drained between chunks included).
 
 The network is COBAHH of ``/work/shared/benchmarks.md`` (Brian2's
-``examples/COBAHH.py``) built from :mod:`compsim.models` compartments: one
-soma of 20000 um^2 (C_m = 1 uF/cm^2 -> 200 pF, g_l = 5e-5 S/cm^2 -> 10 nS,
-g_Na = 100 mS/cm^2 -> 20000 nS, g_Kd = 30 mS/cm^2 -> 6000 nS), exponential
-Euler, dt = 0.1 ms, spike when v > -20 mV, refractory 3 ms, no reset; two
-populations ``exc`` (0.8 N) and ``inh`` (0.2 N) of that cell, all four
-projections with ``FixedProbability(0.02 * 4000 / N)``, 6 nS onto
-``soma.ge`` and 67 nS onto ``soma.gi``; initial v = E_l + (5 xi - 5) mV,
-ge = (1.5 xi + 4) * 10 nS, gi = (12 xi + 20) * 10 nS, gates m = h = n = 0.
+``examples/COBAHH.py``) as :func:`compsim.models.cobahh.build_cobahh` builds it
+from compartments (its docstring gives the parameters).
 """
 import time
 
@@ -25,57 +19,6 @@ import json  # noqa: E402
 import os  # noqa: E402
 import resource  # noqa: E402
 import sys  # noqa: E402
-
-# Densities of the definition times the area 20000 um^2 = 2e-4 cm^2:
-C_M_PF = 200.0  # 1 uF/cm^2
-G_L_NS = 10.0  # 5e-5 S/cm^2
-G_NA_NS = 20000.0  # 100 mS/cm^2
-G_KD_NS = 6000.0  # 30 mS/cm^2
-E_L, E_K, E_NA, V_T = -60.0, -90.0, 50.0, -63.0  # mV
-E_E, E_I, TAU_E, TAU_I = 0.0, -80.0, 5.0, 10.0  # mV, ms
-W_EXC_NS, W_INH_NS = 6.0, 67.0
-THRESHOLD_MV, REFRACTORY_MS = -20.0, 3.0
-
-
-def build_cobahh(n, *, seed=1, dt=0.1, record_spikes=True, **network_options):
-    """The COBAHH network with ``n`` neurons: ``(net, exc, inh)`` (module docstring).
-
-    Initial states are drawn from ``numpy.random.default_rng(seed)`` in the order of
-    ``compsim.models.coba.build_coba`` (per population: v, ge, gi); extra keyword
-    arguments go to :class:`compsim.Network` (chunk_steps, parallel, threads).
-    """
-    import numpy as np
-
-    import compsim as cs
-    from compsim.models import Compartment, Morphology, channels
-
-    soma = Compartment(C_m=C_M_PF, g_l=G_L_NS, E_l=E_L, channels=[
-        channels.HHSodium(g_max=G_NA_NS, E=E_NA, V_T=V_T),
-        channels.HHPotassium(g_max=G_KD_NS, E=E_K, V_T=V_T),
-        channels.Synapse("ge", E=E_E, tau=TAU_E),
-        channels.Synapse("gi", E=E_I, tau=TAU_I)])
-    cell = Morphology(soma=soma)
-    net = cs.Network(dt=dt, seed=seed, method="exponential_euler", **network_options)
-    n_exc = int(0.8 * n)
-    exc = net.add(cell.population(n_exc, threshold=("soma", THRESHOLD_MV), refractory=REFRACTORY_MS),
-                  name="exc")
-    inh = net.add(cell.population(n - n_exc, threshold=("soma", THRESHOLD_MV), refractory=REFRACTORY_MS),
-                  name="inh")
-    rule = cs.FixedProbability(0.02 * 4000 / n)
-    for pre, port, w in ((exc, "soma.ge", W_EXC_NS), (inh, "soma.gi", W_INH_NS)):
-        for post in (exc, inh):
-            net.connect(pre, post, port, w, connectivity=rule)
-    rng = np.random.default_rng(seed)
-    for pop in (exc, inh):
-        # m, h, n keep their initial value 0 (the gates' default, as in Brian2's example).
-        pop["soma.v"] = E_L + 5.0 * rng.standard_normal(pop.n) - 5.0
-        net.set_synaptic_input(pop, "soma.ge", (1.5 * rng.standard_normal(pop.n) + 4.0) * 10.0)
-        net.set_synaptic_input(pop, "soma.gi", (12.0 * rng.standard_normal(pop.n) + 20.0) * 10.0)
-    if record_spikes:
-        net.record_spikes(exc)
-        net.record_spikes(inh)
-    return net, exc, inh
-
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -91,12 +34,13 @@ def main():
     t0 = time.perf_counter()
     import compsim  # noqa: F401
     from compsim.engine.cpu import cache_dir
+    from compsim.models.cobahh import build_cobahh
 
     t_import = time.perf_counter() - t0
     cache_warm = any(cache_dir().glob("__pycache__/*.nbi"))
     t0 = time.perf_counter()
-    net, exc, inh = build_cobahh(args.n, seed=args.seed, threads=args.threads,
-                                 parallel=args.threads > 1, chunk_steps=10000)
+    net = build_cobahh(args.n, seed=args.seed, threads=args.threads, parallel=args.threads > 1,
+                       chunk_steps=10000).net
     t_setup = time.perf_counter() - t0
     net.build()
     compile_s = net.timings["compile_s"]

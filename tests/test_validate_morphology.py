@@ -4,6 +4,7 @@ import pytest
 
 import compsim as cs
 from compsim.models import Compartment, Morphology, channels
+from compsim.models.cobahh import cobahh_cell
 
 pytest.importorskip("brian2")
 import compsim.validate as validate  # noqa: E402
@@ -27,20 +28,14 @@ def _check(report, min_spikes=0):
         assert sp.measures["count_compsim"] >= min_spikes, sp.measures
 
 
-def hh_cell():
-    """The COBAHH neuron: Hodgkin-Huxley soma with excitatory and inhibitory conductances."""
-    return Morphology(soma=Compartment(C_m=200.0, g_l=10.0, E_l=-60.0, channels=[
-        channels.HHSodium(g_max=20000.0, E=50.0, V_T=-63.0), channels.HHPotassium(g_max=6000.0, E=-90.0, V_T=-63.0),
-        channels.Synapse("ge", E=0.0, tau=5.0), channels.Synapse("gi", E=-80.0, tau=10.0)]))
-
-
 @pytest.mark.parametrize("method", ["euler", "exponential_euler"])
 def test_hodgkin_huxley_soma(method):
+    """The COBAHH neuron: Hodgkin-Huxley soma with excitatory and inhibitory conductances."""
     duration, dt = (300.0, DT) if method == "exponential_euler" else (100.0, 0.02)  # Euler: dt < C / g_Na
     net = cs.Network(dt=dt, seed=2, method=method)
     exc = net.add(cs.SpikeTrainSource(30, *_spikes(30, 40.0, 1, duration)), name="exc")
     inh = net.add(cs.SpikeTrainSource(10, *_spikes(10, 20.0, 2, duration)), name="inh")
-    pop = net.add(hh_cell().population(6, threshold=("soma", -20.0), refractory=3.0), name="hh")
+    pop = net.add(cobahh_cell().population(6, threshold=("soma", -20.0), refractory=3.0), name="hh")
     rng = np.random.default_rng(3)
     net.connect(exc, pop, "soma.ge", rng.uniform(5.0, 25.0, (6, 30)))
     net.connect(inh, pop, "soma.gi", 20.0, connectivity=cs.FixedProbability(0.5))
