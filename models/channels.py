@@ -243,13 +243,13 @@ class CalciumPlateau(Mechanism):
                              lo=0.0))
 
     def current(self, k):
-        return f"({k.param('g')} if {k.state('plateau')} > 0.0 else 0.0)", k.param("E")
+        return f"({k.param('g')} if {k.state('plateau')} > 0.5 * c.dt else 0.0)", k.param("E")
 
     def after_voltage_lines(self, k):
         left, refr = k.state("plateau"), k.state("plateau_refractory")
-        half = "0.5 * c.dt"  # timers count down by dt; below half a step they are over
-        return [f"{left}_run = {left} - c.dt if {left} > {half} else 0.0",
-                f"{refr}_run = {refr} - c.dt if {refr} > {half} else 0.0",
+        last = "1.5 * c.dt"  # timers count down by dt; at their last step they end at exactly 0
+        return [f"{left}_run = {left} - c.dt if {left} > {last} else 0.0",
+                f"{refr}_run = {refr} - c.dt if {refr} > {last} else 0.0",
                 f"{k.event('plateau')} = 1 if ({refr}_run <= 0.0 and {k.v_new} > {k.param('threshold')}) else 0",
                 f"{k.new('plateau')} = {k.param('duration')} if {k.event('plateau')} else {left}_run",
                 f"{k.new('plateau_refractory')} = ({k.param('duration')} + {k.param('refractory')}) "
