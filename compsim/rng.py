@@ -17,6 +17,8 @@ population / projection, assigned by the network) into one 64-bit word. A draw
 then mixes in the neuron index, the step number and a draw index ``k`` (for
 models needing more than one number per neuron and step).
 """
+import math
+
 import numpy as np
 from numba import njit
 
@@ -154,3 +156,11 @@ def draw_spikes(lam, mode, key, neuron, step):
     if mode == BERNOULLI:
         return bernoulli_spike(lam, key, neuron, step)
     return poisson_spikes(lam, key, neuron, step)
+
+
+@njit(cache=True, inline="always")
+def normal(key, neuron, step, k):
+    """Standard normal for (key, neuron, step), from the uniforms of draw indices k and k + 1 (Box-Muller)."""
+    u1 = 1.0 - uniform(key, neuron, step, k)  # in (0, 1]
+    u2 = uniform(key, neuron, step, k + 1)
+    return math.sqrt(-2.0 * math.log(u1)) * math.cos(2.0 * math.pi * u2)

@@ -4,8 +4,9 @@ from .active_dendrites import ActiveDendriteNeuron
 from .cwa import ConductanceNeuron
 from .lif import CobaLIF
 from .morphology import Compartment, CompartmentalNeuron, Morphology
+from .naud_sprekeler import NaudSprekelerNeuron
 from .segregated import OutputNeuron, SegregatedPyramidal
 from .urbanczik import UrbanczikNeuron
 
 __all__ = ["ActiveDendriteNeuron", "CobaLIF", "Compartment", "CompartmentalNeuron", "ConductanceNeuron", "Morphology",
-           "OutputNeuron", "SegregatedPyramidal", "UrbanczikNeuron", "channels"]
+           "NaudSprekelerNeuron", "OutputNeuron", "SegregatedPyramidal", "UrbanczikNeuron", "channels"]
