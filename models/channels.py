@@ -86,6 +86,11 @@ class Mechanism:
         """``(equation lines, current expression)`` for Brian2, with ``k`` giving Brian2 names."""
         raise NotImplementedError
 
+    def brian2_after_update(self, k):
+        """Brian2 statements run after the state update, before the threshold (the counterpart of
+        :meth:`after_voltage_lines`)."""
+        return []
+
 
 def gating_lines(k, gate, alpha, beta, method):
     """Lines advancing gate ``gate`` with rates ``alpha``, ``beta`` (1/ms expressions of start-of-step values)."""
@@ -239,11 +244,24 @@ class CalciumPlateau(Mechanism):
                 ChannelParam("duration", self.duration, "ms", "plateau duration", lo=0.0, lo_open=True),
                 ChannelParam("g", self.g, "nS", "plateau conductance", lo=0.0),
                 ChannelParam("E", self.E, "mV", "reversal potential of the plateau conductance"),
-                ChannelParam("refractory", self.refractory, "ms", "no new plateau this long after one ends",
+                ChannelParam("refractory_period", self.refractory, "ms", "no new plateau this long after one ends",
                              lo=0.0))
 
     def current(self, k):
         return f"({k.param('g')} if {k.state('plateau')} > 0.5 * c.dt else 0.0)", k.param("E")
+
+    def brian2(self, k):
+        left, refr, start = k.state("plateau"), k.state("plateau_refractory"), k.state("plateau_start")
+        return ([f"{left} : second", f"{refr} : second", f"{start} : 1"],
+                f"{k.param('g')} * int({left} > 0.5 * dt) * ({k.param('E')} - {k.v})")
+
+    def brian2_after_update(self, k):
+        left, refr, start = k.state("plateau"), k.state("plateau_refractory"), k.state("plateau_start")
+        return [f"{left} = ({left} - dt) * int({left} > 1.5 * dt)",
+                f"{refr} = ({refr} - dt) * int({refr} > 1.5 * dt)",
+                f"{start} = int({refr} <= 0 * ms) * int({k.v} > {k.param('threshold')})",
+                f"{left} = {start} * {k.param('duration')} + (1 - {start}) * {left}",
+                f"{refr} = {start} * ({k.param('duration')} + {k.param('refractory_period')}) + (1 - {start}) * {refr}"]
 
     def after_voltage_lines(self, k):
         left, refr = k.state("plateau"), k.state("plateau_refractory")
@@ -252,5 +270,5 @@ class CalciumPlateau(Mechanism):
                 f"{refr}_run = {refr} - c.dt if {refr} > {last} else 0.0",
                 f"{k.event('plateau')} = 1 if ({refr}_run <= 0.0 and {k.v_new} > {k.param('threshold')}) else 0",
                 f"{k.new('plateau')} = {k.param('duration')} if {k.event('plateau')} else {left}_run",
-                f"{k.new('plateau_refractory')} = ({k.param('duration')} + {k.param('refractory')}) "
+                f"{k.new('plateau_refractory')} = ({k.param('duration')} + {k.param('refractory_period')}) "
                 f"if {k.event('plateau')} else {refr}_run"]

@@ -216,10 +216,11 @@ class CompartmentalNeuron(Model):
         self.reset = reset is not None
         self.params, self.state_vars, self.ports, self.events = tuple(params), tuple(state), tuple(ports), tuple(events)
         self.spiking = threshold is not None
-        names = [v.name for v in state] + [q.name for q in ports]
+        names = [v.name for v in state] + [q.name for q in ports] + [q.name for q in params]
         idents = [self.identifier(x) for x in names]
         if len(set(idents)) != len(idents):
-            raise ValueError(f"{owner}: variable and port names collide once '.' becomes '_': {names}")
+            clash = sorted({x for x in idents if idents.count(x) > 1})
+            raise ValueError(f"{owner}: variable, port and parameter names collide once '.' becomes '_': {clash}")
         super().__init__(n, name=name)
         self._kernel = None
 
@@ -363,7 +364,7 @@ class CompartmentalNeuron(Model):
         morph, ident = self.morphology, self.identifier
         units = {"pF": pF, "nS": nS, "mV": mV, "ms": ms, "pA": pA, "1": 1}
         namespace = {q.name: self.p[q.name] * units[q.unit] for q in self.params}
-        lines, children = [], {c: [] for c in morph.order}
+        lines, after, children = [], [], {c: [] for c in morph.order}
         for c, comp in morph.compartments.items():
             if comp.parent is not None:
                 children[comp.parent].append(c)
@@ -373,12 +374,11 @@ class CompartmentalNeuron(Model):
                 terms.append(f"{c}_g_c * ({comp.parent}_v - {c}_v)")
             terms += [f"{d}_g_c * ({d}_v - {c}_v)" for d in children[c]]
             for m in comp.channels:
-                if m.events:
-                    raise NotImplementedError(f"validate: {type(m).__name__} (events) has no Brian2 equivalent in "
-                                              "compsim.validate yet")
-                gate_lines, current = m.brian2(_Names(c, m, brian2=True))
+                names = _Names(c, m, brian2=True)
+                gate_lines, current = m.brian2(names)
                 lines += gate_lines
                 terms.append(current)
+                after += m.brian2_after_update(names)
             lines.append(f"d{c}_v/dt = ({' + '.join(terms)}) / {c}_C_m : volt")
             lines.append(f"{c}_I_ext : amp")
         spec = {"namespace": namespace,
@@ -393,6 +393,8 @@ class CompartmentalNeuron(Model):
                         refractory=self.p["t_ref"] * ms)
             spec["variables"]["refractory"] = "ref_steps"
         spec["equations"] = "\n".join(lines)
+        if after:
+            spec["before_threshold"] = "\n".join(after)
         state_vars, spiking, t_ref = self.state_vars, self.spiking, self.p.get("t_ref", 0.0)
 
         def initial(values, dt):

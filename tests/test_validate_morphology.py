@@ -77,3 +77,19 @@ def test_passive_branching_tree():
     pop["soma.v"] = np.array([-60.0, -70.0, -80.0])
     report = validate.against_brian2(net, 100.0, record={"cell": ["soma.v", "a.v", "b.v"]})
     _check(report)
+
+
+def test_calcium_plateau_in_the_bac_cell():
+    """The BAC-firing cell (HH soma, trunk, tuft with an EPSP synapse and a calcium plateau): potentials,
+    the plateau's timers and the spikes, exponential Euler on both sides."""
+    from compsim.protocols.bac_firing import bac_cell
+
+    net = cs.Network(dt=0.025, method="exponential_euler")
+    src = net.add(cs.SpikeTrainSource(1, [0, 0, 0], [5.0, 30.0, 60.0]), name="distal")
+    pop = net.add(bac_cell().population(2, threshold=("soma", -20.0), refractory=2.0), name="pyr")
+    net.connect(src, pop, "tuft.epsp", np.array([[20.0], [60.0]]))
+    pop["soma.I_ext"] = np.array([400.0, 0.0])
+    report = validate.against_brian2(net, 100.0, record={"pyr": ["soma.v", "tuft.v", "tuft.plateau",
+                                                                   "tuft.plateau_refractory"]})
+    _check(report, min_spikes=2)
+    assert report.traces[("pyr", "tuft.plateau")].compsim.max() == 30.0  # a plateau happened
