@@ -60,3 +60,32 @@ def test_errors():
         ActiveDendrites(3, 2, 2, 2).forward(np.ones((1, 3)))
     with pytest.raises(ValueError, match="k = 5 is more than the 3 units"):
         KWinners(5).forward(np.ones((1, 3)))
+
+
+def test_reference_initialisation_and_sparse_affine_gradients():
+    """``init="sparse_kaiming"`` (Numenta's DendriticMLP): exactly half the inputs per unit, weights within
+    1/sqrt(input density x weight density x fan-in), PyTorch's bias bound, segments within 1/sqrt(0.1 x n_context);
+    a sparse Affine's absent weights get no gradient and stay out of the forward pass."""
+    rng = np.random.default_rng(4)
+    layer = ActiveDendrites(40, 30, 3, 20, density=0.5, init="sparse_kaiming", input_density=0.25,
+                            context_density=0.1, rng=rng)
+    assert np.all(layer.mask.sum(axis=1) == 20)
+    W, b, U = layer.params["W"], layer.params["b"], layer.params["U"]
+    assert np.all(W[layer.mask == 0] == 0) and np.abs(W).max() <= 1 / np.sqrt(0.25 * 0.5 * 40)
+    assert np.abs(W).max() > 0.8 / np.sqrt(0.25 * 0.5 * 40)
+    assert 0.8 / np.sqrt(40) < np.abs(b).max() <= 1 / np.sqrt(40)
+    assert 0.8 / np.sqrt(2.0) < np.abs(U).max() <= 1 / np.sqrt(2.0)
+    head = Affine(8, 3, relu=False, init="sparse_kaiming", density=0.5, input_density=0.5, rng=rng)
+    assert np.all(head.mask.sum(axis=1) == 4) and np.all(head.params["W"][head.mask == 0] == 0)
+    model = ContextSequential(ActiveDendrites(6, 8, 3, 4, density=0.5, init="sparse_kaiming", rng=rng), head)
+    x, c, y = rng.normal(size=(5, 6)), rng.normal(size=(5, 4)), rng.integers(0, 3, 5)
+    model.set_context(c)
+    head.params["W"][head.mask == 0] = 7.0  # absent weights do nothing whatever their value
+
+    def loss():
+        return softmax_cross_entropy(model.forward(x), y)[0]
+
+    model.backward(softmax_cross_entropy(model.forward(x), y)[1])
+    assert np.all(head.grads["W"][head.mask == 0] == 0)
+    absent = lambda lyr, key, idx: key == "W" and lyr.mask[idx] == 0  # noqa: E731
+    assert assert_gradients_match(model, loss, skip=absent) == 5

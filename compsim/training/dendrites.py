@@ -14,12 +14,18 @@ go to the lower index).
 
 The context reaches the dendritic layers through :class:`ContextSequential`,
 which sets it before each forward pass.
+
+:class:`KWinners` is nupic.torch's ``KWinners`` as Numenta's ``DendriticMLP`` configures it
+(``boost_strength=0``, ``k_inference_factor=1``: no boosting, the same k in training and at
+test), applied to the gated output of the layer; ties are broken (``break_ties=True`` there).
+``ActiveDendrites(init="sparse_kaiming")`` initialises as ``DendriticMLP``
+(``weight_init="modified"``, ``dendrite_init="modified"``, see the class).
 """
 import numpy as np
 
-from compsim.checks import check_count, check_number
+from compsim.checks import check_choice, check_count, check_number
 
-from .layers import Sequential
+from .layers import Sequential, row_mask, sparse_kaiming
 
 
 def _sigmoid(x):
@@ -31,21 +37,43 @@ class ActiveDendrites:
 
     ``density``: fraction of feedforward weights that exist (the rest stay 0: the
     reference's 50 % feedforward sparsity); the segments are dense.
+
+    ``init="glorot"`` (default): each weight exists with probability ``density``; Glorot-uniform
+    W over the expected fan-in, zero b, segments U(-1, 1) / sqrt(n_context).
+    ``init="sparse_kaiming"``: as Numenta's ``DendriticMLP`` (nupic.research,
+    ``weight_init="modified"``, ``dendrite_init="modified"``): exactly ``round(density * n_in)``
+    inputs per unit (nupic.torch ``SparseWeights``), W ~ U(-h, h) with
+    ``h = 1 / sqrt(input_density * density * n_in)`` (``input_density``: the fraction of active
+    inputs, e.g. the k-WTA fraction of the layer below), PyTorch's ``nn.Linear`` bias
+    U(-1/sqrt(n_in), 1/sqrt(n_in)), segments U(-g, g) with ``g = 1 / sqrt(context_density * n_context)``
+    (the reference's prototype experiment declares ``context_percent_on=0.1``), no segment bias.
     """
 
     def __init__(self, n_in, n_out, n_segments, n_context, *, absolute=False, density=1.0, rng=None,
-                 dtype=np.float64):
+                 dtype=np.float64, init="glorot", input_density=1.0, context_density=1.0):
         owner = "ActiveDendrites"
         n_in, n_out = check_count("n_in", n_in, owner=owner), check_count("n_out", n_out, owner=owner)
         n_segments = check_count("n_segments", n_segments, owner=owner)
         n_context = check_count("n_context", n_context, owner=owner)
         density = check_number("density", density, lo=0.0, lo_open=True, hi=1.0, owner=owner)
+        init = check_choice("init", init, ("glorot", "sparse_kaiming"), owner=owner)
+        input_density = check_number("input_density", input_density, lo=0.0, lo_open=True, hi=1.0, owner=owner)
+        context_density = check_number("context_density", context_density, lo=0.0, lo_open=True, hi=1.0,
+                                       owner=owner)
         rng = np.random.default_rng(rng)
-        limit = np.sqrt(6.0 / (n_in * density + n_out))
-        self.mask = (rng.random((n_out, n_in)) < density).astype(dtype)
-        self.params = {"W": rng.uniform(-limit, limit, (n_out, n_in)).astype(dtype) * self.mask,
-                       "b": np.zeros(n_out, dtype),
-                       "U": rng.uniform(-1.0, 1.0, (n_out, n_segments, n_context)).astype(dtype) / np.sqrt(n_context)}
+        if init == "glorot":
+            limit = np.sqrt(6.0 / (n_in * density + n_out))
+            self.mask = (rng.random((n_out, n_in)) < density).astype(dtype)
+            self.params = {"W": rng.uniform(-limit, limit, (n_out, n_in)).astype(dtype) * self.mask,
+                           "b": np.zeros(n_out, dtype),
+                           "U": rng.uniform(-1.0, 1.0, (n_out, n_segments, n_context)).astype(dtype)
+                           / np.sqrt(n_context)}
+        else:  # Numenta's DendriticMLP (module docstring)
+            self.mask = row_mask(n_out, n_in, density, rng, dtype)
+            self.params = sparse_kaiming(n_in, n_out, density, input_density, rng, dtype)
+            self.params["W"] *= self.mask
+            bound = 1.0 / np.sqrt(context_density * n_context)
+            self.params["U"] = rng.uniform(-bound, bound, (n_out, n_segments, n_context)).astype(dtype)
         self.absolute = bool(absolute)
         self.context = None
         self.grads = {}

@@ -35,26 +35,68 @@ def valences(n, excitatory):
 
 
 class Affine:
-    """``y = act(x W^T + b)``, ``act`` ReLU or identity; Glorot-uniform W, zero b."""
+    """``y = act(x W^T + b)``, ``act`` ReLU or identity.
 
-    def __init__(self, n_in, n_out, *, relu=True, rng=None, dtype=np.float64):
+    ``init="glorot"`` (default): Glorot-uniform W, zero b. ``init="sparse_kaiming"``: the
+    initialisation of Numenta's ``DendriticMLP`` (nupic.research, ``weight_init="modified"``),
+    W ~ U(-h, h) with ``h = 1 / sqrt(input_density * density * n_in)`` and PyTorch's
+    ``nn.Linear`` bias b ~ U(-1/sqrt(n_in), 1/sqrt(n_in)); with both densities 1 this is
+    PyTorch's default ``nn.Linear`` initialisation.
+
+    ``density < 1``: only that fraction of the weights exists, exactly ``round(density * n_in)``
+    inputs per unit chosen at random (as nupic.torch's ``SparseWeights``); absent weights stay 0
+    whatever the optimiser does. ``input_density``: expected fraction of non-zero inputs (e.g.
+    the k-WTA fraction of the layer below), used only by ``sparse_kaiming``.
+    """
+
+    def __init__(self, n_in, n_out, *, relu=True, rng=None, dtype=np.float64, init="glorot", density=1.0,
+                 input_density=1.0):
         n_in, n_out = check_count("n_in", n_in, owner="Affine"), check_count("n_out", n_out, owner="Affine")
+        init = check_choice("init", init, ("glorot", "sparse_kaiming"), owner="Affine")
+        density = check_number("density", density, lo=0.0, lo_open=True, hi=1.0, owner="Affine")
+        input_density = check_number("input_density", input_density, lo=0.0, lo_open=True, hi=1.0, owner="Affine")
         rng = np.random.default_rng(rng)
-        limit = np.sqrt(6.0 / (n_in + n_out))
-        self.params = {"W": rng.uniform(-limit, limit, (n_out, n_in)).astype(dtype), "b": np.zeros(n_out, dtype)}
+        if init == "glorot":
+            limit = np.sqrt(6.0 / (n_in + n_out))
+            self.params = {"W": rng.uniform(-limit, limit, (n_out, n_in)).astype(dtype),
+                           "b": np.zeros(n_out, dtype)}
+        else:
+            self.params = sparse_kaiming(n_in, n_out, density, input_density, rng, dtype)
+        self.mask = None if density == 1.0 else row_mask(n_out, n_in, density, rng, dtype)
+        if self.mask is not None:
+            self.params["W"] *= self.mask
         self.relu = bool(relu)
         self.grads = {}
 
     def forward(self, x):
         self._x = x
-        z = x @ self.params["W"].T + self.params["b"]
+        self._weights = self.params["W"] if self.mask is None else self.params["W"] * self.mask
+        z = x @ self._weights.T + self.params["b"]
         self._active = z > 0 if self.relu else None
         return np.maximum(z, 0) if self.relu else z
 
     def backward(self, dy):
         dz = dy * self._active if self.relu else dy
-        self.grads = {"W": dz.T @ self._x, "b": dz.sum(axis=0)}
-        return dz @ self.params["W"]
+        dW = dz.T @ self._x
+        self.grads = {"W": dW if self.mask is None else dW * self.mask, "b": dz.sum(axis=0)}
+        return dz @ self._weights
+
+
+def sparse_kaiming(n_in, n_out, density, input_density, rng, dtype):
+    """``{"W", "b"}`` initialised as Numenta's ``DendriticMLP._init_sparse_weights`` (see :class:`Affine`)."""
+    bound = 1.0 / np.sqrt(input_density * density * n_in)
+    bias_bound = 1.0 / np.sqrt(n_in)
+    return {"W": rng.uniform(-bound, bound, (n_out, n_in)).astype(dtype),
+            "b": rng.uniform(-bias_bound, bias_bound, n_out).astype(dtype)}
+
+
+def row_mask(n_out, n_in, density, rng, dtype):
+    """0/1 mask with exactly ``round(density * n_in)`` ones per row at random places (nupic.torch ``SparseWeights``)."""
+    keep = int(round(density * n_in))
+    order = np.argsort(rng.random((n_out, n_in)), axis=1)
+    mask = np.zeros((n_out, n_in), dtype)
+    np.put_along_axis(mask, order[:, :keep], 1.0, axis=1)
+    return mask
 
 
 class CWA:
