@@ -2,7 +2,9 @@
 
 A worker defines ``build(b2, n)``, which creates its network's objects (the
 device, ``defaultclock.dt`` and the seed are set already) and returns
-``(objects, spike_monitor, synapses)``, and calls :func:`main` with it; this
+``(objects, spike_monitor, synapses)`` or ``(objects, spike_monitor, synapses,
+extra)`` with ``extra(n, duration_s)`` returning further entries of the record
+(read after the run, e.g. counts of other events), and calls :func:`main` with it; this
 module parses the command line, sets up the device, times the phases, and
 prints exactly one line ``RESULT {json}`` on stdout at the end.  Everything
 else Brian2 or the standalone binary prints is noise to the driver
@@ -163,7 +165,9 @@ def main(workload, build, *, t_start, cpu_start, project_prefix, description=Non
     b2.defaultclock.dt = DT_MS * ms
     b2.seed(args.seed)
 
-    objects, mon, synapses = build(b2, size)
+    built = build(b2, size)
+    objects, mon, synapses = built[:3]
+    extra = built[3] if len(built) > 3 else None
     net = b2.Network(*objects)
     duration = args.duration_ms * ms
 
@@ -247,6 +251,8 @@ def main(workload, build, *, t_start, cpu_start, project_prefix, description=Non
         "brian2_version": b2.__version__,
     }
     out.update(rec)
+    if extra is not None:
+        out.update(extra(size, dur_s))
     if notes:
         out["notes"] = notes
     sys.stdout.flush()

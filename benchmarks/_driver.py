@@ -1,4 +1,4 @@
-"""Workload-independent part of the compsim-against-Brian2 benchmarks (``coba.py``, ``cobahh.py``).
+"""Workload-independent part of the compsim-against-Brian2 benchmarks (``coba.py``, ``cobahh.py``, ``five_compartment.py``).
 
 A benchmark script describes its workload with a :class:`Workload` (name, worker
 scripts, defined sizes) and calls :func:`main`; everything else lives here:
@@ -8,6 +8,8 @@ Every measurement is a fresh subprocess (one at a time, never two at once):
 * ``compsim``            -> the workload's compsim worker
 * ``brian2-standalone``  -> the workload's Brian2 worker ``--mode cpp_standalone``
 * ``brian2-runtime``     -> the workload's Brian2 worker ``--mode runtime``
+* ``compsim-<variant>``  -> the compsim worker with the variant's extra arguments
+  (``Workload.compsim_variants``, e.g. ``compsim-exact``: ``--method exact``)
 
 All workers take ``--n --threads --duration-ms --seed`` (the Brian2 ones also
 ``--mode`` and ``--cold``) and print one line ``RESULT {json}``.  The driver
@@ -61,16 +63,34 @@ class Workload:
     default_n: int = 4000
     dt_ms: float = 0.1
     exc_fraction: float | None = 0.8
+    # further compsim engines: (engine name starting with "compsim-", label, extra worker arguments),
+    # e.g. ("compsim-exact", "compsim cpu, exact", ("--method", "exact"))
+    compsim_variants: tuple = ()
+    # further table columns: (header, record key), shown as median [min-max] (strings as they are)
+    extra_columns: tuple = ()
+
+    @property
+    def engines(self):
+        return ENGINES + tuple(v[0] for v in self.compsim_variants)
+
+    @property
+    def labels(self):
+        return {**LABELS, **{v[0]: v[1] for v in self.compsim_variants}}
 
     def worker_path(self, engine):
-        return os.path.join(HERE, self.compsim_worker if engine == "compsim" else self.brian2_worker)
+        return os.path.join(HERE, self.compsim_worker if is_compsim(engine) else self.brian2_worker)
+
+
+def is_compsim(engine):
+    return engine == "compsim" or engine.startswith("compsim-")
 
 
 def worker_cmd(workload, engine, args, cold=False):
     common = ["--n", str(args.n), "--threads", str(args.threads),
               "--duration-ms", repr(args.duration_ms), "--seed", str(args.seed)]
-    if engine == "compsim":
-        return [sys.executable, workload.worker_path(engine)] + common
+    if is_compsim(engine):
+        extra = [a for v in workload.compsim_variants if v[0] == engine for a in v[2]]
+        return [sys.executable, workload.worker_path(engine)] + common + extra
     mode = "cpp_standalone" if engine == "brian2-standalone" else "runtime"
     cmd = [sys.executable, workload.worker_path(engine), "--mode", mode] + common
     return cmd + (["--cold"] if cold else [])
@@ -135,10 +155,10 @@ def _med_range(recs, key):
     return f"{_fmt(statistics.median(v))} [{_fmt(min(v))}-{_fmt(max(v))}]"
 
 
-def print_table(engines, timed):
+def print_table(engines, timed, extra_columns=()):
     header = ("engine / mode", "runs", "sim_s median [min-max]", "compile_s",
               "setup_s", "total_s median [min-max]", "peak RSS MB (py/bin)",
-              "spikes", "rate Hz")
+              "spikes", "rate Hz") + tuple(h for h, _ in extra_columns)
     rows = []
     for eng in engines:
         recs = timed.get(eng, [])
@@ -158,10 +178,18 @@ def print_table(engines, timed):
         if rate is None and sp and r0.get("n"):
             rate = statistics.median(sp) / r0["n"] / (r0.get("duration_ms", 1000.0) / 1000.0)
         setup = _med(recs, "t_setup")
+        extra = []
+        for _, key in extra_columns:
+            v = _values(recs, key)
+            if v:
+                lo, hi, md = min(v), max(v), statistics.median(v)
+                extra.append(f"{md:.3g}" if lo == hi else f"{md:.3g} [{lo:.3g}-{hi:.3g}]")
+            else:
+                extra.append(str(r0.get(key, "-")))
         rows.append((name, str(len(recs)), _med_range(recs, "sim_s"),
                      _fmt(_med(recs, "compile_s")), _fmt(setup),
                      _med_range(recs, "total_s"), rss, spikes,
-                     "-" if rate is None else f"{rate:.2f}"))
+                     "-" if rate is None else f"{rate:.2f}", *extra))
     widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h)
               for i, h in enumerate(header)]
     line = "  ".join(h.ljust(w) for h, w in zip(header, widths))
@@ -171,7 +199,7 @@ def print_table(engines, timed):
         print("  ".join(c.ljust(w) for c, w in zip(r, widths)))
 
 
-def print_ratios(engines, timed):
+def print_ratios(engines, timed, labels=LABELS):
     present = [e for e in engines if timed.get(e)]
     med = {e: {k: _med(timed[e], k) for k in ("sim_s", "total_s", "compile_s")}
            for e in present}
@@ -184,27 +212,28 @@ def print_ratios(engines, timed):
 
     print()
     print("Ratios of medians (numerator / denominator; > 1 means the denominator is faster):")
-    if "compsim" in present:
+    for cs_engine in (e for e in present if is_compsim(e)):
         headline = [("brian2-standalone", "sim_s"), ("brian2-runtime", "total_s")]
+        cs_name = "compsim" if cs_engine == "compsim" else labels[cs_engine]
         for other, key in headline:
             if other in present:
-                r = ratio(other, "compsim", key)
-                print(f"  ** {LABELS[other]} {key[:-2]} / compsim {key[:-2]}: "
+                r = ratio(other, cs_engine, key)
+                print(f"  ** {labels[other]} {key[:-2]} / {cs_name} {key[:-2]}: "
                       f"{_fmt(r)}x  (speed-up of compsim; > 1 = compsim faster)")
     pairs = []
     for i, a in enumerate(present):
         for b in present[i + 1:]:
             # the slower-by-construction engine in the numerator: Brian2 over
-            # compsim, runtime over standalone
-            num, den = (b, a) if a == "compsim" or (a, b) == (
+            # compsim, runtime over standalone (between compsim engines: the later over the earlier)
+            num, den = (b, a) if is_compsim(a) or (a, b) == (
                 "brian2-standalone", "brian2-runtime") else (a, b)
             pairs.append((num, den))
     for num, den in pairs:
         parts = []
         for key in ("sim_s", "compile_s", "total_s"):
             parts.append(f"{key[:-2]} {_fmt(ratio(num, den, key))}x")
-        print(f"  {LABELS[num]} / {LABELS[den]}: " + ", ".join(parts))
-    if "compsim" not in present:
+        print(f"  {labels[num]} / {labels[den]}: " + ", ".join(parts))
+    if not any(is_compsim(e) for e in present):
         print("  (no compsim figures: no ratios against compsim)")
 
 
@@ -213,8 +242,8 @@ def parse_args(workload, argv=None):
     ap.add_argument("--n", type=int, default=workload.default_n,
                     help=f"number of neurons; defined sizes {workload.sizes}")
     ap.add_argument("--repeats", type=int, default=3, help="timed runs per engine")
-    ap.add_argument("--engines", default=",".join(ENGINES),
-                    help="comma-separated subset of " + ",".join(ENGINES))
+    ap.add_argument("--engines", default=",".join(workload.engines),
+                    help="comma-separated subset of " + ",".join(workload.engines))
     ap.add_argument("--threads", type=int, default=1,
                     help="threads for compsim and Brian2 standalone (OpenMP); "
                          "Brian2 runtime is single-threaded")
@@ -232,9 +261,9 @@ def parse_args(workload, argv=None):
     args = ap.parse_args(argv)
 
     engines = [e.strip() for e in args.engines.split(",") if e.strip()]
-    unknown = [e for e in engines if e not in ENGINES]
+    unknown = [e for e in engines if e not in workload.engines]
     if unknown:
-        ap.error(f"unknown engine(s) {unknown}; choose from {', '.join(ENGINES)}")
+        ap.error(f"unknown engine(s) {unknown}; choose from {', '.join(workload.engines)}")
     if args.n < 5 or args.repeats < 1 or args.threads < 1:
         ap.error("--n >= 5, --repeats >= 1 and --threads >= 1 are required")
     return args, engines
@@ -245,10 +274,10 @@ def main(workload, argv=None):
     args, engines = parse_args(workload, argv)
 
     compsim_worker = workload.worker_path("compsim")
-    if "compsim" in engines and not os.path.isfile(compsim_worker):
+    if any(is_compsim(e) for e in engines) and not os.path.isfile(compsim_worker):
         print(f"NOTE: {os.path.relpath(compsim_worker)} does not exist (the compsim worker "
-              "has not been written yet): skipping engine 'compsim'.", flush=True)
-        engines.remove("compsim")
+              "has not been written yet): skipping the compsim engines.", flush=True)
+        engines = [e for e in engines if not is_compsim(e)]
     if not engines:
         print("No engine left to run.")
         return 1
@@ -303,7 +332,9 @@ def main(workload, argv=None):
             timed[eng].append(rec)
             print(f"  [{rep + 1}/{args.repeats}] {eng:18s} sim {_fmt(rec.get('sim_s'))} s, "
                   f"compile {_fmt(rec.get('compile_s'))} s, total {_fmt(rec['total_s'])} s, "
-                  f"spikes {rec.get('spikes')}", flush=True)
+                  f"spikes {rec.get('spikes')}"
+                  + "".join(f", {key} {_fmt(rec[key])}" for _, key in workload.extra_columns
+                            if isinstance(rec.get(key), (int, float))), flush=True)
 
     print()
     print(f"Results, N={args.n}: medians over the timed runs (warm caches). sim_s = "
@@ -311,8 +342,8 @@ def main(workload, argv=None):
           "compile_s = code generation + compilation/loading (Brian2 runtime: net.run(0 ms); "
           "standalone: codegen + make); setup_s = building the network objects; total_s = "
           "wall time of the whole process, measured by this driver.")
-    print_table(engines, timed)
-    print_ratios(engines, timed)
+    print_table(engines, timed, workload.extra_columns)
+    print_ratios(engines, timed, workload.labels)
 
     if args.json:
         with open(args.json, "w") as f:
