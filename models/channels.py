@@ -268,7 +268,8 @@ class CalciumPlateau(Mechanism):
         last = "1.5 * c.dt"  # timers count down by dt; at their last step they end at exactly 0
         return [f"{left}_run = {left} - c.dt if {left} > {last} else 0.0",
                 f"{refr}_run = {refr} - c.dt if {refr} > {last} else 0.0",
-                f"{k.event('plateau')} = 1 if ({refr}_run <= 0.0 and {k.v_new} > {k.param('threshold')}) else 0",
-                f"{k.new('plateau')} = {k.param('duration')} if {k.event('plateau')} else {left}_run",
+                f"{left}_start = ({refr}_run <= 0.0) & ({k.v_new} > {k.param('threshold')})",  # '&': no branch
+                f"{k.event('plateau')} = 1 if {left}_start else 0",
+                f"{k.new('plateau')} = {k.param('duration')} if {left}_start else {left}_run",
                 f"{k.new('plateau_refractory')} = ({k.param('duration')} + {k.param('refractory_period')}) "
-                f"if {k.event('plateau')} else {refr}_run"]
+                f"if {left}_start else {refr}_run"]
