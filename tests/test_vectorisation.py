@@ -52,17 +52,16 @@ def test_poisson_source_loop_vectorises_in_bernoulli_mode():
     assert re.search(r"<\d+ x i64>", fresh.inspect_llvm(fresh.signatures[0]))  # the hash, lane by lane
 
 
-@pytest.mark.parametrize("method", ["exponential_euler", "exact"])
-def test_generated_compartment_kernels_vectorise(method):
-    """COBAHH's Hodgkin-Huxley soma (exprel, exp) and the BAC cell's three-compartment tree with a plateau: the
-    neuron loop itself is vectorised (LLVM's ``vector.body``). Known limit: a tree whose loop writes many more
-    state rows (five compartments with HH and a plateau: 13 written of 18 arrays) needs more runtime alias
-    checks than LLVM allows and stays scalar."""
+def test_generated_compartment_kernels_vectorise():
+    """COBAHH's Hodgkin-Huxley soma (exprel, exp; exponential Euler) and the BAC cell's three-compartment tree
+    with a plateau (the implicit tree solver): the neuron loop itself is vectorised (LLVM's ``vector.body``).
+    Known limit: a tree whose loop writes many more state rows (five compartments with HH and a plateau: 13
+    written of 18 arrays) needs more runtime alias checks than LLVM allows and stays scalar."""
     from compsim.models.cobahh import build_cobahh
     from compsim.protocols.bac_firing import bac_cell
 
-    hh = build_cobahh(100, seed=1, method=method, parallel=False, record_spikes=False)
+    hh = build_cobahh(100, seed=1, parallel=False, record_spikes=False)
     assert "vector.body" in _step_function_ir(hh.net, hh.exc)
-    net = cs.Network(dt=0.025, method=method, parallel=False)
+    net = cs.Network(dt=0.025, method="exact", parallel=False)
     pop = net.add(bac_cell().population(50, threshold=("soma", -20.0), refractory=2.0), name="pyr")
     assert "vector.body" in _step_function_ir(net, pop)
