@@ -97,7 +97,8 @@ def check_plateau_timing():
     dt, dur, refr, thr = DT_MS, PLATEAU["duration"], PLATEAU["refractory"], PLATEAU["threshold"]
     for method in ("exponential_euler", "exact"):
         net = cs.Network(dt=dt, method=method)
-        pop = net.add(compsim_cell().population(1, threshold=THRESHOLD, refractory=REFRACTORY_MS), name="c")
+        pop = net.add(compsim_cell().population(1, threshold=THRESHOLD, refractory=REFRACTORY_MS, currents=["tuft"]),
+                      name="c")
         pop["tuft.I_ext"] = 2000.0  # pA: tuft far above threshold, plateaus whenever allowed
         net.record_events(pop, "tuft.plateau", name="ev")
         net.record(pop, ["tuft.v", "tuft.plateau", "tuft.plateau_refractory"], name="tr")

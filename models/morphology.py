@@ -21,7 +21,10 @@ Compartment ``j`` with potential ``v_j``, coupled to its parent ``p(j)`` by ``g_
 ``sum_k`` runs over the compartment's mechanisms (:mod:`compsim.models.channels`: channels,
 synaptic conductances, plateaus), ``d ~ j`` over the compartments coupled to ``j`` (its
 parent and children), ``I_ext,j`` is a per-neuron injected current (state variable
-``j.I_ext``, set by the user or a protocol). The state variables are named
+``j.I_ext``, set by the user or a protocol) in the compartments named by
+``population(..., currents=[...])`` (none by default: every variable of a compartment
+is one more array in the neuron loop, and past about 15 of them LLVM no longer
+vectorises it). The state variables are named
 ``<compartment>.<variable>`` (``soma.v``, ``soma.m``, ``tuft.plateau``), the ports
 ``<compartment>.<port>`` (``tuft.nmda``), the events ``<compartment>.<event>``.
 
@@ -132,9 +135,11 @@ class Morphology:
         """Whether no compartment has mechanisms (then the tree is linear and ``exact`` is exact)."""
         return not any(c.channels for c in self.compartments.values())
 
-    def population(self, n, *, threshold=None, refractory=0.0, reset=None, name=None):
-        """A population of ``n`` such neurons (:class:`CompartmentalNeuron`)."""
-        return CompartmentalNeuron(n, self, threshold=threshold, refractory=refractory, reset=reset, name=name)
+    def population(self, n, *, threshold=None, refractory=0.0, reset=None, currents=(), name=None):
+        """A population of ``n`` such neurons (:class:`CompartmentalNeuron`); ``currents``: the compartments
+        that take an injected current ``<compartment>.I_ext`` (pA)."""
+        return CompartmentalNeuron(n, self, threshold=threshold, refractory=refractory, reset=reset,
+                                   currents=currents, name=name)
 
     def conductance_matrix(self, p):
         """``A`` (nS): leak conductances on the diagonal plus the coupling Laplacian, for parameters ``p``."""
@@ -178,10 +183,15 @@ class _Names:
 class CompartmentalNeuron(Model):
     """A population of neurons of one :class:`Morphology` (module docstring); made by :meth:`Morphology.population`."""
 
-    def __init__(self, n, morphology, *, threshold=None, refractory=0.0, reset=None, name=None):
+    def __init__(self, n, morphology, *, threshold=None, refractory=0.0, reset=None, currents=(), name=None):
         self.morphology = morphology
         owner = "CompartmentalNeuron"
         check_count("n", n, owner=owner)
+        self.currents = tuple(currents)
+        unknown = sorted(set(self.currents) - set(morphology.compartments))
+        if unknown:
+            raise ValueError(f"{owner}: parameter 'currents' names {unknown}, which are not compartments; "
+                             f"compartments are {list(morphology.compartments)}")
         params, state, ports, events = [], [], [], []
         for c, comp in morphology.compartments.items():
             params += [Param(f"{c}_C_m", comp.C_m, "pF", f"capacitance of {c}", lo=0.0, lo_open=True),
@@ -198,7 +208,8 @@ class CompartmentalNeuron(Model):
                 ports += [Port(f"{c}.{q}", unit, f"{doc} ({c})", (kind, *(f"{c}_{m.name}_{t}" for t in taus)))
                           for q, unit, doc, (kind, *taus) in m.ports]
                 events += [Event(f"{c}.{e}", f"{doc} ({c})") for e, doc in m.events]
-            state.append(Var(f"{c}.I_ext", "pA", f"current injected into {c}", role="param"))
+            if c in self.currents:
+                state.append(Var(f"{c}.I_ext", "pA", f"current injected into {c}", role="param"))
         self.spike_compartment = None
         if threshold is not None:
             compartment, v_th = threshold
@@ -227,10 +238,18 @@ class CompartmentalNeuron(Model):
     def identifier(self, name):
         return name.replace(".", "_")
 
+    def _row(self, name):
+        compartment, _, local = name.partition(".")
+        if local == "I_ext" and compartment in self.morphology.compartments and compartment not in self.currents:
+            raise ValueError(f"CompartmentalNeuron '{self.name}': '{name}' exists only for the compartments given "
+                             f"to population(..., currents=[...]); declare currents=['{compartment}']")
+        return super()._row(name)
+
     def describe(self):
         d = super().describe()
         d["morphology"] = {c: {"parent": comp.parent, "channels": [type(m).__name__ for m in comp.channels]}
                            for c, comp in self.morphology.compartments.items()}
+        d["currents"] = list(self.currents)
         return d
 
     # -- constants and kernels ----------------------------------------------------
@@ -268,7 +287,7 @@ class CompartmentalNeuron(Model):
         body, after = [], []
         for c in order:  # conductances and driving terms of each compartment, from start-of-step values
             comp = morph.compartments[c]
-            G, S = [f"c.{c}_g_l"], [f"c.{c}_g_l * c.{c}_E_l", f"{c}_I_ext"]
+            G, S = [f"c.{c}_g_l"], [f"c.{c}_g_l * c.{c}_E_l"] + ([f"{c}_I_ext"] if c in self.currents else [])
             for k, m in enumerate(comp.channels):
                 names = _Names(c, m)
                 g, E = m.current(names)
@@ -369,7 +388,7 @@ class CompartmentalNeuron(Model):
             if comp.parent is not None:
                 children[comp.parent].append(c)
         for c, comp in morph.compartments.items():
-            terms = [f"{c}_g_l * ({c}_E_l - {c}_v)", f"{c}_I_ext"]
+            terms = [f"{c}_g_l * ({c}_E_l - {c}_v)"] + ([f"{c}_I_ext"] if c in self.currents else [])
             if comp.parent is not None:
                 terms.append(f"{c}_g_c * ({comp.parent}_v - {c}_v)")
             terms += [f"{d}_g_c * ({d}_v - {c}_v)" for d in children[c]]
@@ -380,7 +399,8 @@ class CompartmentalNeuron(Model):
                 terms.append(current)
                 after += m.brian2_after_update(names)
             lines.append(f"d{c}_v/dt = ({' + '.join(terms)}) / {c}_C_m : volt")
-            lines.append(f"{c}_I_ext : amp")
+            if c in self.currents:
+                lines.append(f"{c}_I_ext : amp")
         spec = {"namespace": namespace,
                 "units": {**{v.name: units[v.unit] if v.unit in units else 1 for v in self.state_vars},
                           **{q.name: units[q.unit] for q in self.ports}},
@@ -424,7 +444,8 @@ class CompartmentalNeuron(Model):
         for b in range(self.batch):
             p = self.copy_params(b)
             A = self.morphology.conductance_matrix(p)
-            drive = np.stack([p[f"{c}_g_l"] * p[f"{c}_E_l"] + self.state[self._row(f"{c}.I_ext")[0], b]
+            drive = np.stack([p[f"{c}_g_l"] * p[f"{c}_E_l"]
+                              + (self.state[self._row(f"{c}.I_ext")[0], b] if c in self.currents else np.zeros(self.n))
                               for c in order])
             v = np.linalg.solve(A, drive)
             for j, c in enumerate(order):

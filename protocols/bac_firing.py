@@ -65,7 +65,7 @@ def run_trial(distal_ms=None, somatic_ms=None, *, duration=200.0, label=""):
     net = cs.Network(dt=DT, method="exact")
     times = [] if distal_ms is None else [distal_ms]
     distal = net.add(cs.SpikeTrainSource(1, [0] * len(times), times), name="distal")
-    pyr = net.add(bac_cell().population(1, threshold=("soma", -20.0), refractory=2.0), name="pyr")
+    pyr = net.add(bac_cell().population(1, threshold=("soma", -20.0), refractory=2.0, currents=["soma"]), name="pyr")
     net.connect(distal, pyr, "tuft.epsp", DISTAL_WEIGHT_NS)
     net.record(pyr, ["soma.v", "tuft.v"], name="v")
     net.record_spikes(pyr, name="spikes")

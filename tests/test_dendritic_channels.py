@@ -16,7 +16,7 @@ def run_tuft(glutamate, current, plateau):
     tuft throughout: (number of plateaus, peak tuft potential)."""
     net = cs.Network(dt=0.1, method="exact")
     src = net.add(cs.SpikeTrainSource(1, [0], [20.0]), name="glu")
-    pop = net.add(nmda_cell(plateau).population(1), name="cell")
+    pop = net.add(nmda_cell(plateau).population(1, currents=["tuft"]), name="cell")
     net.connect(src, pop, "tuft.nmda", glutamate)
     pop["tuft.I_ext"] = current
     net.record_events(pop, "tuft.plateau", name="plateaus")
@@ -39,7 +39,7 @@ def test_plateau_lasts_its_duration_and_waits_its_refractory_period():
     cell = Morphology(soma=Compartment(C_m=100.0, g_l=10.0, E_l=-70.0, channels=[
         channels.CalciumPlateau(threshold=-50.0, duration=12.0, g=30.0, E=50.0, refractory=8.0)]))
     net = cs.Network(dt=0.1, method="exact")
-    pop = net.add(cell.population(1), name="cell")
+    pop = net.add(cell.population(1, currents=["soma"]), name="cell")
     pop["soma.I_ext"] = 250.0  # rests at -45 mV, above the threshold: a plateau whenever allowed
     net.record_events(pop, "soma.plateau", name="plateaus")
     net.record(pop, ["soma.plateau"], name="left")

@@ -40,7 +40,7 @@ def test_chain_under_constant_current_rests_at_the_closed_form(n, active):
     if active:  # a synaptic conductance that stays 0 makes the tree non-passive: the implicit solver
         morph.compartments["c0"].channels = (channels.Synapse("ge", E=0.0, tau=5.0),)
     net = cs.Network(dt=0.1, method="exact")
-    pop = net.add(morph.population(2), name="cell")
+    pop = net.add(morph.population(2, currents=morph.order), name="cell")
     currents = np.array([[30.0 * (j % 2) - 10.0 * j for j in range(n)], [50.0] * n])
     for j, c in enumerate(morph.order):
         pop[f"{c}.I_ext"] = currents[:, j]
@@ -72,7 +72,7 @@ def two_compartment_time_course(morph, current, t):
 def test_two_compartment_time_course_matches_the_analytic_solution():
     morph = chain(2, g_c=4.0)
     net = cs.Network(dt=0.1, method="exact")
-    pop = net.add(morph.population(1), name="cell")
+    pop = net.add(morph.population(1, currents=["c1"]), name="cell")
     pop.set(**{"c0.v": -70.0, "c1.v": -70.0})
     rest = pop.steady_state()
     pop.set(**{"c0.v": rest["c0"], "c1.v": rest["c1"], "c1.I_ext": 40.0})
@@ -89,7 +89,7 @@ def test_implicit_step_is_stable_where_explicit_coupling_is_not_and_converges_at
     final = {}
     for method in ("euler", "exact"):
         net = cs.Network(dt=0.1, method=method)
-        pop = net.add(stiff.population(1), name="cell")
+        pop = net.add(stiff.population(1, currents=["spine"]), name="cell")
         pop["spine.I_ext"] = 20.0
         try:
             net.run(600.0)  # 30 time constants of the soma
@@ -105,7 +105,7 @@ def test_implicit_step_is_stable_where_explicit_coupling_is_not_and_converges_at
     errors = []
     for dt in (0.2, 0.1, 0.05):
         net = cs.Network(dt=dt, method="exact")
-        pop = net.add(morph.population(1), name="cell")
+        pop = net.add(morph.population(1, currents=["c1"]), name="cell")
         rest = closed_form_rest(morph, [0.0, 0.0])
         pop.set(**{"c0.v": rest[0], "c1.v": rest[1], "c1.I_ext": 40.0})
         net.run(10.0)
@@ -129,6 +129,10 @@ def test_bad_morphologies_are_refused():
         Morphology(soma=soma, d=Compartment(parent="soma", C_m=1.0, g_l=1.0, E_l=-70.0))
     with pytest.raises(ValueError, match="names compartment 'axon'"):
         Morphology(soma=soma).population(3, threshold=("axon", -50.0))
+    with pytest.raises(ValueError, match="'currents' names \\['axon'\\]"):
+        Morphology(soma=soma).population(3, currents=["axon"])
+    with pytest.raises(ValueError, match="declare currents=\\['soma'\\]"):
+        cs.Network().add(Morphology(soma=soma).population(1), name="y")["soma.I_ext"] = 5.0
     with pytest.raises(ValueError, match="steady_state"):
         net = cs.Network()
         pop = net.add(Morphology(soma=Compartment(C_m=1.0, g_l=1.0, E_l=-70.0,

@@ -56,7 +56,7 @@ def test_three_compartment_tree_with_nmda():
                          channels=[channels.NMDA(), channels.Synapse("ampa", E=0.0, tau=2.0)]))
     net = cs.Network(dt=0.02, seed=5, method="euler")
     src = net.add(cs.SpikeTrainSource(20, *_spikes(20, 30.0, 4, duration)), name="src")
-    pop = net.add(cell.population(4, threshold=("soma", -20.0), refractory=2.0), name="pyr")
+    pop = net.add(cell.population(4, threshold=("soma", -20.0), refractory=2.0, currents=["soma"]), name="pyr")
     net.connect(src, pop, "tuft.nmda", np.random.default_rng(6).uniform(0.0, 8.0, (4, 20)))
     net.connect(src, pop, "tuft.ampa", 3.0)
     pop["soma.I_ext"] = np.array([0.0, 100.0, 200.0, 300.0])
@@ -72,7 +72,7 @@ def test_passive_branching_tree():
                       a=Compartment(parent="soma", g_c=6.0, C_m=40.0, g_l=2.0, E_l=-68.0),
                       b=Compartment(parent="soma", g_c=9.0, C_m=30.0, g_l=1.0, E_l=-72.0))
     net = cs.Network(dt=DT, method="exponential_euler")
-    pop = net.add(cell.population(3), name="cell")
+    pop = net.add(cell.population(3, currents=["a"]), name="cell")
     pop["a.I_ext"] = np.array([0.0, 20.0, -30.0])
     pop["soma.v"] = np.array([-60.0, -70.0, -80.0])
     report = validate.against_brian2(net, 100.0, record={"cell": ["soma.v", "a.v", "b.v"]})
@@ -86,7 +86,8 @@ def test_calcium_plateau_in_the_bac_cell():
 
     net = cs.Network(dt=0.025, method="exponential_euler")
     src = net.add(cs.SpikeTrainSource(1, [0, 0, 0], [5.0, 30.0, 60.0]), name="distal")
-    pop = net.add(bac_cell().population(2, threshold=("soma", -20.0), refractory=2.0), name="pyr")
+    pop = net.add(bac_cell().population(2, threshold=("soma", -20.0), refractory=2.0, currents=["soma"]),
+                  name="pyr")
     net.connect(src, pop, "tuft.epsp", np.array([[20.0], [60.0]]))
     pop["soma.I_ext"] = np.array([400.0, 0.0])
     report = validate.against_brian2(net, 100.0, record={"pyr": ["soma.v", "tuft.v", "tuft.plateau",
