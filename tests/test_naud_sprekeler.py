@@ -43,13 +43,13 @@ def test_against_brian2():
     pytest.importorskip("brian2")
     net = cs.Network(dt=0.1, seed=3, method="euler")
     rng = np.random.default_rng(2)
-    count = 60
-    src = net.add(cs.SpikeTrainSource(10, rng.integers(0, 10, count), np.round(rng.uniform(0, 190, count), 1)),
+    count = 40
+    src = net.add(cs.SpikeTrainSource(10, rng.integers(0, 10, count), np.round(rng.uniform(0, 95, count), 1)),
                   name="src")
     pop = net.add(NaudSprekelerNeuron(4, mu_s=150.0, mu_d=-100.0), name="ns")
     net.connect(src, pop, "soma", rng.uniform(0.0, 300.0, (4, 10)))
     net.connect(src, pop, "dend", 400.0, connectivity=cs.FixedProbability(0.5))
-    report = validate.against_brian2(net, 200.0, record={"ns": ["v_s", "v_d", "w_s", "w_d", "noise_s", "noise_d"]})
+    report = validate.against_brian2(net, 100.0, record={"ns": ["v_s", "v_d", "w_s", "w_d", "noise_s", "noise_d"]})
     assert report.passed, report.summary()
     for tr in report.traces.values():
         assert tr.errors["max_rel_err"] <= 1e-9, (tr.label, tr.errors)
