@@ -45,12 +45,7 @@ def build(b2, n):
     P.v = "El + (5*randn() - 5)*mV"
     P.ge = "1.5*randn() + 4"
     P.gi = "12*randn() + 20"
-    Ce = b2.Synapses(P[:NE], P, on_pre="ge += we", namespace=namespace, name="Ce")
-    Ci = b2.Synapses(P[NE:], P, on_pre="gi += wi", namespace=namespace, name="Ci")
-    Ce.connect(p=p_conn)
-    Ci.connect(p=p_conn)
-    mon = b2.SpikeMonitor(P, record=False, name="spikemon")
-    return (P, Ce, Ci, mon), mon, (Ce, Ci)
+    return _brian2_common.exc_inh_network(b2, P, NE, p_conn, namespace)
 
 
 if __name__ == "__main__":

@@ -66,12 +66,7 @@ def build(b2, n):
     P.v = "El + (randn()*5 - 5)*mV"
     P.ge = "(randn()*1.5 + 4)*10.*nS"
     P.gi = "(randn()*12 + 20)*10.*nS"
-    Ce = b2.Synapses(P[:NE], P, on_pre="ge += we", namespace=namespace, name="Ce")
-    Ci = b2.Synapses(P[NE:], P, on_pre="gi += wi", namespace=namespace, name="Ci")
-    Ce.connect(p=p_conn)
-    Ci.connect(p=p_conn)
-    mon = b2.SpikeMonitor(P, record=False, name="spikemon")
-    return (P, Ce, Ci, mon), mon, (Ce, Ci)
+    return _brian2_common.exc_inh_network(b2, P, NE, p_conn, namespace)
 
 
 if __name__ == "__main__":

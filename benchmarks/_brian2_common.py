@@ -80,6 +80,18 @@ def _children_cpu_s():
     return ru.ru_utime + ru.ru_stime
 
 
+def exc_inh_network(b2, P, n_exc, p_conn, namespace):
+    """The COBA / COBAHH wiring of group ``P``: its first ``n_exc`` neurons excite (``ge += we``), the rest
+    inhibit (``gi += wi``), every pair with probability ``p_conn``; returns ``build``'s
+    ``(objects, spike_monitor, synapses)``."""
+    Ce = b2.Synapses(P[:n_exc], P, on_pre="ge += we", namespace=namespace, name="Ce")
+    Ci = b2.Synapses(P[n_exc:], P, on_pre="gi += wi", namespace=namespace, name="Ci")
+    Ce.connect(p=p_conn)
+    Ci.connect(p=p_conn)
+    mon = b2.SpikeMonitor(P, record=False, name="spikemon")
+    return (P, Ce, Ci, mon), mon, (Ce, Ci)
+
+
 def parse_args(description, project_prefix, argv=None):
     ap = argparse.ArgumentParser(description=description)
     ap.add_argument("--n", type=int, default=4000,

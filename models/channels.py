@@ -38,19 +38,8 @@ the port ``nmda`` of compartment ``tuft`` is ``tuft.nmda``.
 Gates advance by exponential Euler (exact for the potential frozen over the
 step, Brian2's ``exponential_euler``) or forward Euler (``method="euler"``).
 """
-from dataclasses import dataclass
-
 from compsim.checks import check_number
-
-
-@dataclass(frozen=True)
-class ChannelParam:
-    name: str
-    value: float
-    unit: str
-    doc: str
-    lo: float | None = None
-    lo_open: bool = False
+from compsim.model import Param
 
 
 class Mechanism:
@@ -65,9 +54,10 @@ class Mechanism:
     gates = ()  # (name, unit, doc, initial value)
     ports = ()  # (name, unit, doc, ("exponential", tau parameter) or ("double_exponential", rise, decay))
     events = ()  # (name, doc)
-    linear = False  # True: a current that does not change the system's conductances (none so far)
 
     def parameters(self):
+        """The mechanism's parameters (:class:`compsim.model.Param`, local names: the population prefixes
+        ``<compartment>_<mechanism>_``)."""
         return ()
 
     def current(self, k):
@@ -110,9 +100,9 @@ class _HH(Mechanism):
         self.V_T = check_number("V_T", V_T, unit="mV", owner=owner)
 
     def parameters(self):
-        return (ChannelParam("g_max", self.g_max, "nS", "maximal conductance", lo=0.0),
-                ChannelParam("E", self.E, "mV", "reversal potential"),
-                ChannelParam("V_T", self.V_T, "mV", "offset of the rate functions (u = v - V_T)"))
+        return (Param("g_max", self.g_max, "nS", "maximal conductance", lo=0.0),
+                Param("E", self.E, "mV", "reversal potential"),
+                Param("V_T", self.V_T, "mV", "offset of the rate functions (u = v - V_T)"))
 
     def u(self, k):
         return f"({k.v} - {k.param('V_T')})"
@@ -184,8 +174,8 @@ class Synapse(Mechanism):
         self.ports = ((self.name, "nS", f"synaptic conductance towards {self.E} mV", ("exponential", "tau")),)
 
     def parameters(self):
-        return (ChannelParam("E", self.E, "mV", "reversal potential"),
-                ChannelParam("tau", self.tau, "ms", "default decay time of the conductance", lo=0.0, lo_open=True))
+        return (Param("E", self.E, "mV", "reversal potential"),
+                Param("tau", self.tau, "ms", "default decay time of the conductance", lo=0.0, lo_open=True))
 
     def current(self, k):
         return k.port(self.name), k.param("E")
@@ -209,10 +199,10 @@ class NMDA(Mechanism):
                        ("double_exponential", "tau_rise", "tau_decay")),)
 
     def parameters(self):
-        return (ChannelParam("E", self.E, "mV", "reversal potential"),
-                ChannelParam("Mg", self.Mg, "1", "extracellular magnesium concentration (mM)", lo=0.0),
-                ChannelParam("tau_rise", self.tau_rise, "ms", "default rise time", lo=0.0, lo_open=True),
-                ChannelParam("tau_decay", self.tau_decay, "ms", "default decay time", lo=0.0, lo_open=True))
+        return (Param("E", self.E, "mV", "reversal potential"),
+                Param("Mg", self.Mg, "1", "extracellular magnesium concentration (mM)", lo=0.0),
+                Param("tau_rise", self.tau_rise, "ms", "default rise time", lo=0.0, lo_open=True),
+                Param("tau_decay", self.tau_decay, "ms", "default decay time", lo=0.0, lo_open=True))
 
     def current(self, k):
         return f"{k.port(self.name)} / (1.0 + {k.param('Mg')} * exp(-0.062 * {k.v}) / 3.57)", k.param("E")
@@ -240,11 +230,11 @@ class CalciumPlateau(Mechanism):
         self.refractory = check_number("refractory", refractory, lo=0.0, unit="ms", owner=owner)
 
     def parameters(self):
-        return (ChannelParam("threshold", self.threshold, "mV", "potential that starts a plateau"),
-                ChannelParam("duration", self.duration, "ms", "plateau duration", lo=0.0, lo_open=True),
-                ChannelParam("g", self.g, "nS", "plateau conductance", lo=0.0),
-                ChannelParam("E", self.E, "mV", "reversal potential of the plateau conductance"),
-                ChannelParam("refractory_period", self.refractory, "ms", "no new plateau this long after one ends",
+        return (Param("threshold", self.threshold, "mV", "potential that starts a plateau"),
+                Param("duration", self.duration, "ms", "plateau duration", lo=0.0, lo_open=True),
+                Param("g", self.g, "nS", "plateau conductance", lo=0.0),
+                Param("E", self.E, "mV", "reversal potential of the plateau conductance"),
+                Param("refractory_period", self.refractory, "ms", "no new plateau this long after one ends",
                              lo=0.0))
 
     def current(self, k):

@@ -50,15 +50,24 @@ def build_coba(n=4000, *, seed=1, dt=0.1, method="euler", p=None, record_spikes=
     n_exc = int(0.8 * n)
     exc = net.add(CobaLIF(n_exc), name="exc")
     inh = net.add(CobaLIF(n - n_exc), name="inh")
-    rule = cs.FixedProbability(0.02 * 4000 / n if p is None else p)
-    for pre, port, w in ((exc, "ge", W_EXC_NS), (inh, "gi", W_INH_NS)):
+    return wire_exc_inh(net, exc, inh, p=0.02 * 4000 / n if p is None else p, seed=seed, E_l=exc.p["E_l"],
+                        record_spikes=record_spikes)
+
+
+def wire_exc_inh(net, exc, inh, *, p, seed, E_l, record_spikes, v="v", ge="ge", gi="gi"):
+    """The benchmark networks' wiring and start (COBA, and COBAHH in :mod:`compsim.models.cobahh`): every pair
+    connected with probability ``p``, 6 nS onto port ``ge`` from ``exc``, 67 nS onto ``gi`` from ``inh``;
+    initial ``v``, ``ge``, ``gi`` drawn per population as the module docstring says (``v`` around ``E_l``).
+    Returns the :class:`CobaNetwork`."""
+    rule = cs.FixedProbability(p)
+    for pre, port, w in ((exc, ge, W_EXC_NS), (inh, gi, W_INH_NS)):
         for post in (exc, inh):
             net.connect(pre, post, port, w, connectivity=rule)
     rng = np.random.default_rng(seed)
     for pop in (exc, inh):
-        pop["v"] = pop.p["E_l"] + 5.0 * rng.standard_normal(pop.n) - 5.0
-        net.set_synaptic_input(pop, "ge", (1.5 * rng.standard_normal(pop.n) + 4.0) * 10.0)
-        net.set_synaptic_input(pop, "gi", (12.0 * rng.standard_normal(pop.n) + 20.0) * 10.0)
+        pop[v] = E_l + 5.0 * rng.standard_normal(pop.n) - 5.0
+        net.set_synaptic_input(pop, ge, (1.5 * rng.standard_normal(pop.n) + 4.0) * 10.0)
+        net.set_synaptic_input(pop, gi, (12.0 * rng.standard_normal(pop.n) + 20.0) * 10.0)
     if record_spikes:
         net.record_spikes(exc)
         net.record_spikes(inh)

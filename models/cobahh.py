@@ -17,18 +17,15 @@ when the soma exceeds -20 mV, refractory 3 ms, no reset. Initial state
 ``ge = (1.5 xi + 4) * 10 nS``, ``gi = (12 xi + 20) * 10 nS``, gates 0 (as in
 Brian2's example). The network fires asynchronously at ~33-37 Hz.
 """
-import numpy as np
-
 import compsim as cs
 
 from . import channels
-from .coba import CobaNetwork
+from .coba import wire_exc_inh
 from .morphology import Compartment, Morphology
 
 C_M_PF, G_L_NS, E_L = 200.0, 10.0, -60.0
 G_NA_NS, E_NA, G_KD_NS, E_K, V_T = 20000.0, 50.0, 6000.0, -90.0, -63.0
 E_E, TAU_E, E_I, TAU_I = 0.0, 5.0, -80.0, 10.0
-W_EXC_NS, W_INH_NS = 6.0, 67.0
 THRESHOLD_MV, REFRACTORY_MS = -20.0, 3.0
 
 
@@ -42,7 +39,7 @@ def cobahh_cell():
 def build_cobahh(n=4000, *, seed=1, dt=0.1, method="exponential_euler", record_spikes=True, **network_options):
     """Build COBAHH with ``n`` neurons (module docstring): a :class:`~compsim.models.coba.CobaNetwork`.
 
-    Initial states are drawn from ``numpy.random.default_rng(seed)`` (per population: v, ge, gi);
+    Wiring and initial states as COBA's (:func:`compsim.models.coba.wire_exc_inh`);
     extra keyword arguments go to :class:`compsim.Network` (dtype, chunk_steps, parallel, threads).
     """
     n = int(n)
@@ -54,16 +51,5 @@ def build_cobahh(n=4000, *, seed=1, dt=0.1, method="exponential_euler", record_s
     exc = net.add(cell.population(n_exc, threshold=("soma", THRESHOLD_MV), refractory=REFRACTORY_MS), name="exc")
     inh = net.add(cell.population(n - n_exc, threshold=("soma", THRESHOLD_MV), refractory=REFRACTORY_MS),
                   name="inh")
-    rule = cs.FixedProbability(0.02 * 4000 / n)
-    for pre, port, w in ((exc, "soma.ge", W_EXC_NS), (inh, "soma.gi", W_INH_NS)):
-        for post in (exc, inh):
-            net.connect(pre, post, port, w, connectivity=rule)
-    rng = np.random.default_rng(seed)
-    for pop in (exc, inh):
-        pop["soma.v"] = E_L + 5.0 * rng.standard_normal(pop.n) - 5.0
-        net.set_synaptic_input(pop, "soma.ge", (1.5 * rng.standard_normal(pop.n) + 4.0) * 10.0)
-        net.set_synaptic_input(pop, "soma.gi", (12.0 * rng.standard_normal(pop.n) + 20.0) * 10.0)
-    if record_spikes:
-        net.record_spikes(exc)
-        net.record_spikes(inh)
-    return CobaNetwork(net, exc, inh)
+    return wire_exc_inh(net, exc, inh, p=0.02 * 4000 / n, seed=seed, E_l=E_L, record_spikes=record_spikes,
+                        v="soma.v", ge="soma.ge", gi="soma.gi")

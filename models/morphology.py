@@ -65,7 +65,7 @@ From the declaration compsim generates the scalar update kernel (Python source, 
 by Numba and cached like the chunk loop: :func:`compsim.engine.cpu.load_module`), its
 constants, and the Brian2 equations for :mod:`compsim.validate`.
 """
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import scipy.linalg
@@ -202,8 +202,8 @@ class CompartmentalNeuron(Model):
                                     lo_open=True))
             state.append(Var(f"{c}.v", "mV", f"membrane potential of {c}", init=comp.E_l))
             for m in comp.channels:
-                params += [Param(f"{c}_{m.name}_{q.name}", q.value, q.unit, f"{q.doc} ({c}.{m.name})", lo=q.lo,
-                                 lo_open=q.lo_open) for q in m.parameters()]
+                params += [replace(q, name=f"{c}_{m.name}_{q.name}", doc=f"{q.doc} ({c}.{m.name})")
+                           for q in m.parameters()]
                 state += [Var(f"{c}.{g}", unit, f"{doc} ({c})", init=init) for g, unit, doc, init in m.gates]
                 ports += [Port(f"{c}.{q}", unit, f"{doc} ({c})", (kind, *(f"{c}_{m.name}_{t}" for t in taus)))
                           for q, unit, doc, (kind, *taus) in m.ports]

@@ -7,8 +7,8 @@ with the same weights: the input reaches the ``drive`` port, the context each
 graded activities (:class:`compsim.ActivitySource`, :class:`compsim.Instantaneous`
 synapses: the ports see ``w.x`` and ``u_j.c`` exactly) or as Poisson spike trains
 at ``rate_max x`` (Hz), whose exponentially filtered traces estimate the same sums:
-each spike adds ``w (1 - exp(-dt/tau_s)) / (rate_max dt)``, which makes the
-expected trace ``w.x`` exactly (forward Euler: ``w tau_s``-free ``w / (rate_max tau_s)``).
+each spike adds ``w (1 - exp(-dt/tau_s)) / (rate_max dt)`` (forward Euler:
+``w / (rate_max tau_s)``), which makes the expected trace ``w.x`` exactly.
 
 :func:`spiking_winners` presents B inputs at once (one batch copy each), lets the
 layer settle, counts each unit's ``win`` events over a window, and takes the k
