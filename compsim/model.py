@@ -145,6 +145,7 @@ class Population:
     events: tuple = ()
     spiking = True  # False for populations that emit no spikes (rate or steady-state models)
     activity = None  # rate populations: the state variable their projections transmit (graded), e.g. "p"
+    update_phase = "populations"  # the phase of the stage that produces this step's spikes (sources: "sources")
 
     def __init__(self, n, *, name=None, **params):
         owner = type(self).__name__

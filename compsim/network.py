@@ -139,7 +139,7 @@ class Network:
         return population
 
     def connect(self, pre, post, target, weights=1.0, *, connectivity=None, delay=0.0, synapse=None,
-                plasticity=None, normalise=None):
+                plasticity=None, normalise=None, same_step=False):
         """Connect ``pre`` to port ``target`` of ``post``.
 
         Parameters
@@ -168,6 +168,11 @@ class Network:
             each weight given becomes ``s v_ij / n_i``, ``n_i`` the number of non-zero weights onto
             postsynaptic neuron ``i`` in this projection; applied here and by every ``set_weights``
             (a plasticity rule then changes the normalised weights).
+        same_step : bool
+            False (default, Brian2's schedule): spikes of step t act from step t + 1 on. True: they act in
+            step t itself, delivered right after ``pre`` is updated; ``pre`` must be a spike source or a
+            population added before ``post``, with delay 0. This is the layer-by-layer order of
+            feed-forward codes such as Guerguiev et al.'s (each layer sees this step's spikes of the one below).
         """
         for role, p in (("pre", pre), ("post", post)):
             if not isinstance(p, Population):
@@ -177,7 +182,7 @@ class Network:
         index = len(self.projections)
         key = np.uint64(stream_key(self.seed, _PROJECTION_STREAM + index))
         proj = Projection(self, index, pre, post, target, weights, connectivity, delay, synapse, key, plasticity,
-                          normalise)
+                          normalise, same_step)
         self.projections.append(proj)
         self._changed()
         return proj

@@ -35,7 +35,7 @@ class Projection:
     """Connection ``pre -> post.target``; create with :meth:`compsim.Network.connect`."""
 
     def __init__(self, network, index, pre, post, target, weights, connectivity, delay, synapse, key,
-                 plasticity=None, normalise=None):
+                 plasticity=None, normalise=None, same_step=False):
         owner = f"connect({pre.name} -> {post.name})"
         if not post.ports:
             raise ValueError(f"{owner}: '{post.name}' ({type(post).__name__}) has no synaptic inputs to target")
@@ -54,6 +54,7 @@ class Projection:
         self.delay_steps = int(round(delay / dt))
         if abs(self.delay_steps * dt - delay) > 1e-6 * max(dt, delay):
             raise ValueError(f"{owner}: parameter 'delay' must be a multiple of dt = {dt} ms, got {delay} ms")
+        self.same_step = self._check_same_step(same_step, network, owner)
         dtype, batch = network.dtype, network.batch
         self.connectivity = connectivity
         self.normalise = None if normalise is None else check_number("normalise", normalise, unit=self.unit,
@@ -202,6 +203,22 @@ class Projection:
         self.trace[...] = 0.0
         self.ring[...] = 0.0
 
+    def _check_same_step(self, same_step, network, owner):
+        """``same_step`` as a bool, if the schedule allows it: no delay, spikes (not graded), and a pre
+        that is a source or a population added before the post (populations update in that order)."""
+        if not isinstance(same_step, (bool, np.bool_)):
+            raise ValueError(f"{owner}: parameter 'same_step' must be True or False, got {same_step!r}")
+        if not same_step:
+            return False
+        if self.delay_steps or self.graded:
+            raise ValueError(f"{owner}: 'same_step' needs a spiking pre and delay 0, got "
+                             f"{'graded transmission' if self.graded else f'delay {self.delay_steps} steps'}")
+        order = network.populations
+        if self.pre.update_phase != "sources" and order.index(self.pre) >= order.index(self.post):
+            raise ValueError(f"{owner}: 'same_step' needs '{self.pre.name}' updated before '{self.post.name}' "
+                             "in the step: a spike source, or a population added to the network before it")
+        return True
+
     @property
     def uses_ring(self):
         """Whether spikes go through the ring buffer rather than straight into the trace.
@@ -260,6 +277,7 @@ class Projection:
             "transmission": "graded" if self.graded else "spikes",
             "n_synapses": int(self.n_synapses),
             "delay_steps": self.delay_steps,
+            "same_step": self.same_step,
             "synapse": self.synapse.describe(),
             "connectivity": None if self.connectivity is None else self.connectivity.describe(),
             "plasticity": None if self.rule is None else self.rule.describe(),
@@ -270,13 +288,20 @@ class Projection:
 class _Delivery(Stage):
     """Phase ``delivery``: add the weights of this step's presynaptic spikes where they will be read.
 
-    Subclasses name their compiled ``kernel`` and the projection arrays it takes after the spikes.
+    A ``same_step`` projection delivers right after its presynaptic population's update instead
+    (phase ``sources`` or ``populations``), due in the same step. Subclasses name their compiled
+    ``kernel`` and the projection arrays it takes after the spikes.
     """
 
     phase = "delivery"
     kernel = None
     fields = ()
     lead = 1  # steps from delivery to the first postsynaptic update that reads it (besides the delay)
+
+    def __init__(self, subject):
+        super().__init__(subject)
+        if subject.same_step:
+            self.phase, self.follows, self.lead = subject.pre.update_phase, subject.pre, 0
 
     def describe(self):
         j = self.subject

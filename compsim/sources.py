@@ -34,6 +34,8 @@ from .rng import BERNOULLI, POISSON, draw_spikes
 class PoissonSource(Population):
     """Independent Poisson spike trains with given rates (Hz)."""
 
+    update_phase = "sources"
+
     def __init__(self, n, rates=0.0, *, spike_mode="bernoulli", name=None):
         super().__init__(n, name=name)
         self.spike_mode = check_spike_mode(spike_mode, "PoissonSource")
@@ -213,6 +215,8 @@ class PoissonDraw(Stage):
 
 class SpikeTrainSource(Population):
     """Replays given spikes: neuron ``indices[k]`` spikes at ``times[k]`` (ms), in every copy."""
+
+    update_phase = "sources"
 
     def __init__(self, n, indices, times, *, name=None):
         super().__init__(n, name=name)

@@ -20,6 +20,11 @@ default schedule)::
     spikes       spike counts compacted to index lists, per copy
     delivery     each projection adds the weights of this step's spikes to its
                  ring buffer, due at step t + 1 + delay (zero delay: next step)
+
+A projection made with ``same_step=True`` is the exception: its presynaptic spikes
+are collected and delivered right after the presynaptic population's own stage
+(in ``sources`` or ``populations``), due in step t itself, so that a population
+updated later in the step sees them (layer by layer, as in Guerguiev et al.'s code).
     plasticity   learning rules update the weights (compsim.plasticity); the spikes of
                  step t were delivered with the weights as they were before
     monitors     spike, event and rate monitors append this step's spikes
@@ -43,6 +48,7 @@ class Stage:
 
     phase = None
     verb = "run"  # what the stage does to its subject, for describe()
+    follows = None  # a subject whose stages of the same phase this stage must come right after (None: creation order)
 
     def __init__(self, subject):
         self.subject = subject  # the population, projection or monitor the stage works for
@@ -71,11 +77,23 @@ def build_plan(network):
         stages.extend(owner.stages())
     plan = []
     for phase in PHASES:
-        plan.append((phase, [s for s in stages if s.phase == phase]))
+        ordered = [s for s in stages if s.phase == phase and s.follows is None]
+        for stage in (s for s in stages if s.phase == phase and s.follows is not None):
+            ordered.insert(_after_last_of(ordered, stage), stage)
+        plan.append((phase, ordered))
     unknown = [s for s in stages if s.phase not in PHASES]
     if unknown:
         raise ValueError(f"stage {unknown[0].describe()} has an unknown phase {unknown[0].phase!r}; phases: {PHASES}")
     return plan
+
+
+def _after_last_of(ordered, stage):
+    """Index just after the last stage in ``ordered`` working for ``stage.follows`` (or following it)."""
+    places = [k for k, s in enumerate(ordered) if stage.follows in (s.subject, s.follows)]
+    if not places:
+        name = getattr(stage.follows, "name", stage.follows)
+        raise ValueError(f"stage '{stage.describe()}' must follow '{name}', which has no stage in phase '{stage.phase}'")
+    return places[-1] + 1
 
 
 def describe_plan(plan):

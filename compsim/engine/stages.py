@@ -109,10 +109,20 @@ class ModelUpdate(Stage):
 
 
 class CollectSpikes(Stage):
-    """Phase ``spikes``: compact each copy's spike counts into the list of spiking neurons."""
+    """Phase ``spikes``: compact each copy's spike counts into the list of spiking neurons.
+
+    A population that feeds a ``same_step`` projection collects right after its own update
+    instead, so that the projection can deliver within the step (:mod:`compsim.engine.plan`).
+    """
 
     phase = "spikes"
     verb = "collect"
+
+    def __init__(self, subject):
+        super().__init__(subject)
+        net = subject.network
+        if net is not None and any(j.same_step for j in net.projections if j.pre is subject):
+            self.phase, self.follows = subject.update_phase, subject
 
     def emit(self, out):
         own = self.subject.owner
