@@ -91,7 +91,7 @@ class SegregatedNetwork:
 
 def build_segregated_network(n_hidden=500, n_out=10, n_in=784, *, seed=0, dt=1.0, spike_mode="poisson",
                              g_a=0.05, method="exponential_euler", synapse=None, sparse_feedback=False,
-                             **network_options):
+                             same_step=False, **network_options):
     """Build the 784-``n_hidden``-10 network with the paper's weight initialisation.
 
     ``n_hidden``: one size, or a tuple of sizes for several hidden layers
@@ -100,7 +100,10 @@ def build_segregated_network(n_hidden=500, n_out=10, n_in=784, *, seed=0, dt=1.0
     untruncated ``DoubleExponential(3, 10)``; ``TruncatedDoubleExponential()``
     is the original code's 10-step kernel. ``sparse_feedback``: zero 80 % of
     each feedback matrix at random and multiply the rest by 5 (the paper's
-    Fig. 8). Rates of the input are set later, e.g. with
+    Fig. 8). ``same_step``: the feed-forward projections deliver within the step
+    (each layer sees this step's spikes of the layer below, as in the original
+    code; the feedback keeps its one-step lag); default: from the next step on,
+    Brian2's schedule. Rates of the input are set later, e.g. with
     ``inp.set_image(image, 200.0)``.
     """
     sizes = (n_hidden,) if np.ndim(n_hidden) == 0 else tuple(n_hidden)
@@ -121,6 +124,7 @@ def build_segregated_network(n_hidden=500, n_out=10, n_in=784, *, seed=0, dt=1.0
         feedback = [5.0 * y * (rng.uniform(size=y.shape) >= 0.8) for y in feedback]
     for pop in (*hidden, out):
         pop["b_basal"] = initial_biases(pop.n, rng)
-    forward = [net.connect(pre, post, "basal", w, synapse=kernel) for pre, post, w in zip(layers[:-1], layers[1:], weights)]
+    forward = [net.connect(pre, post, "basal", w, synapse=kernel, same_step=same_step)
+               for pre, post, w in zip(layers[:-1], layers[1:], weights)]
     back = [net.connect(out, h, "apical", y, synapse=kernel) for h, y in zip(hidden, feedback)]
     return SegregatedNetwork(net, inp, hidden, out, forward, back)

@@ -18,7 +18,10 @@ Modes:
     explicit Euler step (dt = 1 ms: the teaching conductances make the output
     soma overshoot and oscillate, as in the original), the apical
     compartment uncoupled (g_a = 0), the published initialisation and
-    learning rates, phases of 50 ms + int(Wald(2, 1)), test phases of 250 ms.
+    learning rates, phases of 50 ms + int(Wald(2, 1)), test phases of 250 ms,
+    and the original's order within a step: each layer sees this step's spikes
+    of the layer below (``same_step`` projections), the feedback those of the
+    step before.
 ``fast``
     for throughput: B copies each present their own example and the weight
     changes are averaged over the mini-batch; the exact (exponential Euler)
@@ -178,7 +181,7 @@ def build(exp):
         exp.hidden, seed=exp.seed, dt=1.0, g_a=0.0, batch=exp.batch,
         method="euler" if faithful else "exponential_euler", spike_mode="poisson" if faithful else "bernoulli",
         synapse=cs.TruncatedDoubleExponential() if faithful else cs.DoubleExponential(3.0, 10.0),
-        sparse_feedback=exp.sparse_feedback, parallel=False)
+        sparse_feedback=exp.sparse_feedback, same_step=faithful, parallel=False)
     rule = SegregatedLearning(exp.learning_rates(), feedback=exp.feedback, feedback_etas=exp.feedback_etas)
     return seg, SegregatedTraining(seg, rule, test_ms=exp.test_ms, seed=exp.seed)
 

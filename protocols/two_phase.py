@@ -328,12 +328,13 @@ class PhaseLearning(_ProtocolStage):
         for j, pre, psp in filtered:
             cnt = f"{out.array(j.pre.owner, 'cnt')}[0]"
             factors = out.array(j.owner, "decay")
+            lag = 0 if j.same_step else 1
             if j.fir:
                 out.emit(f"{out.use(rules.presynaptic_fir)}({cnt}, {A(pre)}, {factors}, step, {A(psp)}, "
-                         f"win and kind == {FORWARD})", 1)
+                         f"win and kind == {FORWARD}, {lag})", 1)
             else:
                 out.emit(f"{out.use(rules.presynaptic_traces)}({cnt}, {A(pre)}, {factors}, {A(psp)}, "
-                         f"win and kind == {FORWARD})", 1)
+                         f"win and kind == {FORWARD}, {lag})", 1)
         out.emit("if win:", 1)
         out.emit(f"if kind != {TEST}:", 2)
         for m, h in enumerate(seg.hidden):

@@ -28,8 +28,9 @@ def counts_matrix(train, n_steps, dt):
     return out
 
 
-def filtered(counts, synapse, dt):
-    """psp(t) = sum_k kernel(k) counts(t - k): what the basal dendrites summed in step t."""
+def filtered(counts, synapse, dt, lag=1):
+    """psp(t) = sum_k kernel(k) counts(t - lag - k): what the basal dendrites summed in step t (``lag`` 0: a
+    same_step projection, whose spikes act in the step they are fired)."""
     n_steps = counts.shape[0]
     if isinstance(synapse, cs.TruncatedDoubleExponential):
         kernel = synapse.taps(dt)  # kernel[k - 1] for a spike k steps ago
@@ -38,18 +39,21 @@ def filtered(counts, synapse, dt):
         d0, d1 = np.exp(-dt / synapse.tau_decay), np.exp(-dt / synapse.tau_rise)
         kernel = (d0**m - d1**m) / (synapse.tau_decay - synapse.tau_rise)
     psp = np.zeros_like(counts)
-    for k, value in enumerate(kernel, start=1):
-        psp[k:] += value * counts[:-k]
+    for k, value in enumerate(kernel, start=lag):
+        psp[k:] += value * counts[: n_steps - k]
     return psp
 
 
-@pytest.mark.parametrize("synapse, feedback", [(cs.TruncatedDoubleExponential(), "fixed"),
-                                               (cs.DoubleExponential(3.0, 10.0), "fixed"),
-                                               (cs.TruncatedDoubleExponential(), "learned")],
-                         ids=["truncated", "double_exponential", "learned_feedback"])
-def test_updates_equal_numpy_transcription(synapse, feedback):
+@pytest.mark.parametrize("synapse, feedback, same_step", [(cs.TruncatedDoubleExponential(), "fixed", False),
+                                                          (cs.DoubleExponential(3.0, 10.0), "fixed", False),
+                                                          (cs.TruncatedDoubleExponential(), "learned", False),
+                                                          (cs.TruncatedDoubleExponential(), "fixed", True),
+                                                          (cs.DoubleExponential(3.0, 10.0), "fixed", True)],
+                         ids=["truncated", "double_exponential", "learned_feedback", "truncated_same_step",
+                              "double_exponential_same_step"])
+def test_updates_equal_numpy_transcription(synapse, feedback, same_step):
     images, labels = load_mnist(3)
-    seg = build_segregated_network(N_HIDDEN, seed=5, dt=1.0, g_a=0.0, synapse=synapse)
+    seg = build_segregated_network(N_HIDDEN, seed=5, dt=1.0, g_a=0.0, synapse=synapse, same_step=same_step)
     net = seg.net
     eta_y = 0.5 if feedback == "learned" else None
     training = SegregatedTraining(seg, SegregatedLearning((0.21, 0.21), feedback=feedback,
@@ -72,8 +76,9 @@ def test_updates_equal_numpy_transcription(synapse, feedback):
     n_steps = net.step
     lengths = training.phase_lengths(0, 3)
     assert np.all(lengths >= 50)
-    psp_in = filtered(counts_matrix(res.spikes["inp_spikes"], n_steps, 1.0), synapse, 1.0)
-    psp_hid = filtered(counts_matrix(res.spikes["hid_spikes"], n_steps, 1.0), synapse, 1.0)
+    lag = 0 if same_step else 1
+    psp_in = filtered(counts_matrix(res.spikes["inp_spikes"], n_steps, 1.0), synapse, 1.0, lag)
+    psp_hid = filtered(counts_matrix(res.spikes["hid_spikes"], n_steps, 1.0), synapse, 1.0, lag)
     psp_out = filtered(counts_matrix(res.spikes["out_spikes"], n_steps, 1.0), synapse, 1.0)
     hid, out = res.state["hid_state"].values, res.state["out_state"].values
     c_hid = hid["v_soma"][1:]  # the sample at step t + 1 is the soma after the update of step t

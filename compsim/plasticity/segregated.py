@@ -99,49 +99,67 @@ class SegregatedLearning:
 
 # -- per-step work ---------------------------------------------------------------------------------
 @njit(cache=True)
-def presynaptic_fir(cnt, ring, taps, step, sums, in_window):
-    """Filtered presynaptic spike trains, FIR kernel: ``psp(t) = sum_k taps[k-1] cnt(t - k)``, k = 1 .. n_taps.
+def presynaptic_fir(cnt, ring, taps, step, sums, in_window, lag):
+    """Filtered presynaptic spike trains, FIR kernel, as the postsynaptic neurons see them in step t:
+    ``psp(t) = sum_k taps[k] cnt(t - lag - k)``, k = 0 .. n_taps - 1; ``lag`` 1 when the projection's
+    spikes act from the next step on, 0 for a ``same_step`` projection.
 
     ``cnt`` (B, n) this step's counts; ``ring`` (n_taps, B, n) the counts of
-    the last n_taps steps (step s in slot ``s % n_taps``). Adds ``psp(t)`` to
-    ``sums`` (B, n) when ``in_window``, then stores ``cnt(t)``.
+    the last n_taps steps (step s in slot ``s % n_taps``). Stores ``cnt(t)`` and
+    adds ``psp(t)`` to ``sums`` (B, n) when ``in_window``.
     """
     n_taps = ring.shape[0]
     for b in range(cnt.shape[0]):
+        if lag == 0:
+            _store_counts(cnt[b], ring[step % n_taps, b])
         if in_window:
             acc = sums[b]
-            for k in range(1, n_taps + 1):
-                row = ring[(step - k) % n_taps, b]
-                tap = taps[k - 1]
+            for k in range(n_taps):
+                row = ring[(step - lag - k) % n_taps, b]
+                tap = taps[k]
                 for i in range(acc.shape[0]):
                     acc[i] += tap * row[i]
-        dst = ring[step % n_taps, b]
-        for i in range(dst.shape[0]):
-            dst[i] = cnt[b, i]
+        if lag != 0:  # the slot held cnt(t - n_taps), read above
+            _store_counts(cnt[b], ring[step % n_taps, b])
+
+
+@njit(cache=True, inline="always")
+def _store_counts(counts, dst):
+    for i in range(dst.shape[0]):
+        dst[i] = counts[i]
 
 
 @njit(cache=True)
-def presynaptic_traces(cnt, traces, factors, sums, in_window):
+def presynaptic_traces(cnt, traces, factors, sums, in_window, lag):
     """Filtered presynaptic spike trains, exponential kernels, as the projection's postsynaptic traces see them.
 
-    ``traces`` (n_traces, B, n) hold this step's trace values; ``factors`` are
-    the projection's decay factors and output coefficient. One trace:
-    ``psp = x``; two: ``psp = coef (x_decay - x_rise)``. Adds ``psp(t)`` to
-    ``sums`` when ``in_window``, then ``x <- x * decay + cnt(t)``.
+    ``traces`` (n_traces, B, n) hold the trace values; ``factors`` are the
+    projection's decay factors and output coefficient. One trace: ``psp = x``;
+    two: ``psp = coef (x_decay - x_rise)``. Each step ``x <- x * decay + cnt(t)``,
+    after ``psp(t)`` is added to ``sums`` (when ``in_window``) if ``lag`` is 1 (spikes
+    act from the next step on), before it if ``lag`` is 0 (``same_step`` projection).
     """
     two = traces.shape[0] == 2
     for b in range(cnt.shape[0]):
         x0 = traces[0, b]
         x1 = traces[traces.shape[0] - 1, b]
+        if lag == 0:
+            _advance_traces(cnt[b], x0, x1, factors, two)
         if in_window:
             acc = sums[b]
             for i in range(acc.shape[0]):
                 acc[i] += factors[2] * (x0[i] - x1[i]) if two else x0[i]
-        for i in range(x0.shape[0]):
-            x0[i] = x0[i] * factors[0] + cnt[b, i]
-        if two:
-            for i in range(x1.shape[0]):
-                x1[i] = x1[i] * factors[1] + cnt[b, i]
+        if lag != 0:
+            _advance_traces(cnt[b], x0, x1, factors, two)
+
+
+@njit(cache=True, inline="always")
+def _advance_traces(counts, x0, x1, factors, two):
+    for i in range(x0.shape[0]):
+        x0[i] = x0[i] * factors[0] + counts[i]
+    if two:
+        for i in range(x1.shape[0]):
+            x1[i] = x1[i] * factors[1] + counts[i]
 
 
 @njit(cache=True)
