@@ -69,3 +69,18 @@ def test_trajectory_equals_numpy_transcription(sparse):
     expected = transcription(pre_steps, post_steps, n_pre, n_steps, rule, w0)
     assert np.abs(expected - w0).max() > 0.01
     np.testing.assert_allclose(np.ravel(proj.weights), expected, rtol=0, atol=1e-12)
+
+
+def test_hippocampal_fit_potentiates_pre_post_pairs_at_low_frequency():
+    """Unlike the visual-cortex fit (A2+ ~ 0), the hippocampal fit (Bi & Poo's classic window) potentiates
+    pre-before-post and depresses post-before-pre pairs at 1 Hz; nearest-spike and minimal variants too."""
+    for pairing in ("all", "nearest"):
+        for model in ("full", "minimal"):
+            rule = lambda: cs.plasticity.TripletSTDP.hippocampal(w_max=100.0, pairing=pairing, model=model)  # noqa: E731
+            assert rule().pairing == pairing
+            assert pairing_weight_change(rule(), 10.0, 1.0) > 0.1
+            assert pairing_weight_change(rule(), -10.0, 1.0) < -0.05
+    with pytest.raises(ValueError, match="TripletSTDP.hippocampal: 'pairing' must be 'all' or 'nearest'"):
+        cs.plasticity.TripletSTDP.hippocampal(pairing="first")
+    minimal = cs.plasticity.TripletSTDP.visual_cortex(model="minimal")
+    assert minimal.A2_plus == 0.0 and minimal.A3_minus == 0.0 and minimal.tau_y == 114.0
