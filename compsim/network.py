@@ -32,7 +32,7 @@ from .interrupts import deferred_signals
 from .io.memory import MemoryWriter
 from .model import Model, Population, check_method
 from .monitors import AverageMonitor, EventMonitor, RateMonitor, SpikeMonitor, StateMonitor, WeightMonitor
-from .projection import Projection
+from .projection import DALE, Projection
 from .rng import stream_key
 
 _PROJECTION_STREAM = 1 << 20  # stream ids of projections follow those of populations
@@ -118,10 +118,16 @@ class Network:
         """Current simulation time (ms), ``step * dt`` rounded to 1e-10 ms (no 0.30000000000000004)."""
         return round(self.step * self.dt, 10)
 
-    def add(self, population, name=None):
-        """Add a population (neuron model or spike source); returns it."""
+    def add(self, population, name=None, *, dale=None):
+        """Add a population (neuron model or spike source); returns it.
+
+        ``dale``: ``"excitatory"`` or ``"inhibitory"`` fixes the sign of the weights of every projection
+        from this population (Dale's law, :mod:`compsim.projection`: excitatory >= 0; inhibitory <= 0,
+        but >= 0 onto conductance ports); None (default): no constraint. Kept as ``population.dale``.
+        """
         if not isinstance(population, Population):
             raise ValueError(f"Network.add: expected a population (model or source), got {type(population).__name__}")
+        check_choice("dale", dale, (None, *DALE), owner="Network.add")
         if population.network is not None:
             raise ValueError(f"Network.add: '{population.name}' already belongs to a network")
         name = name or population.name or f"{type(population).__name__.lower()}{len(self.populations)}"
@@ -134,6 +140,7 @@ class Network:
         except BaseException:
             population.network = None
             raise
+        population.dale = dale
         self.populations.append(population)
         self._changed()
         return population

@@ -20,6 +20,16 @@ in step ``t + 1 + delay_steps``; with zero delay this is Brian2's default
 rate population, :attr:`compsim.model.Population.activity`) deliver
 ``W p`` at the start of each step, with ``p`` as the previous step left it:
 the update of step ``t + delay_steps`` reads it.
+
+Dale's law: a population added with ``dale="excitatory"`` or ``"inhibitory"``
+(:meth:`compsim.Network.add`) fixes the sign of the weights of every projection
+from it (:attr:`Projection.sign`). Excitatory: weights >= 0. Inhibitory:
+weights <= 0 onto ports whose input acts through its sign (currents in pA,
+potentials and dimensionless drives, e.g. the basal and apical dendrites of the
+segregated-dendrite neurons); >= 0 onto conductance ports (unit nS), where the
+weight is a conductance and the port's reversal potential makes it inhibitory.
+Weights of the wrong sign are refused by ``connect`` and :meth:`Projection.set_weights`;
+learning rules keep the sign by narrowing their bounds (:meth:`Projection.signed_bounds`).
 """
 import numpy as np
 
@@ -29,6 +39,17 @@ from .engine import kernels
 from .engine.plan import Stage
 from .normalisation import dendritic_normalisation
 from .synapses import Exponential, Instantaneous, TruncatedDoubleExponential, default_synapse
+
+DALE = ("excitatory", "inhibitory")  # the declarations of Network.add(..., dale=...)
+CONDUCTANCE_UNIT = "nS"  # ports in this unit are conductances: weights >= 0 whatever the presynaptic population
+
+
+def weight_sign(dale, port):
+    """The sign Dale's law gives the weights of a projection from a population declared ``dale`` onto ``port``
+    (module docstring): +1 (weights >= 0), -1 (<= 0) or 0 (no constraint, ``dale=None``)."""
+    if dale is None:
+        return 0
+    return -1 if dale == "inhibitory" and port.unit != CONDUCTANCE_UNIT else 1
 
 
 class Projection:
@@ -41,6 +62,7 @@ class Projection:
             raise ValueError(f"{owner}: '{post.name}' ({type(post).__name__}) has no synaptic inputs to target")
         self.port_index, port = post.port(target)
         self.unit = port.unit  # of the weights: the port's unit (e.g. nS for a conductance)
+        self.sign = weight_sign(pre.dale, port)  # Dale's law: +1 weights >= 0, -1 weights <= 0, 0 free
         self.index, self.owner = index, f"r{index}"
         self.pre, self.post, self.target = pre, post, target
         self.store = network.store
@@ -107,7 +129,9 @@ class Projection:
                           doc=f"delay ring of {pre.name} -> {post.name}.{target}")
             decay = self.synapse.decay_factors(dt, network.method) + [self.synapse.output_coefficient()]
             store.adopt(own, "decay", np.array(decay), kind="scratch", doc="per-step decay factors, output coefficient")
-        post.check_input(pre, target, self.weights, owner)
+        stored = self.weights
+        self._check_sign(stored, owner)
+        post.check_input(pre, target, stored, owner)
         self.rule = plasticity
         if plasticity is not None:
             if self.graded:
@@ -152,13 +176,46 @@ class Projection:
     def set_weights(self, weights):
         """Replace the weights (same shapes as :attr:`weights`, or a scalar), in the port's unit."""
         owner = f"{self.pre.name} -> {self.post.name}.{self.target}: set_weights"
+        shape = (self.post.n, self.pre.n) if self.kind == "dense" else (self.n_synapses,)
+        w = self._normalised(check_array("weights", weights, shape, owner=owner, unit=self.unit))
+        self._check_sign(w, owner)
         if self.kind == "dense":
-            wt = self.store.get(self.owner, "wt")
-            wt[...] = self._normalised(check_array("weights", weights, (self.post.n, self.pre.n), owner=owner,
-                                                   unit=self.unit)).T
+            self.store.get(self.owner, "wt")[...] = w.T
         else:
-            w = self.store.get(self.owner, "w")
-            w[...] = self._normalised(check_array("weights", weights, w.shape, owner=owner, unit=self.unit))
+            self.store.get(self.owner, "w")[...] = w
+
+    def _check_sign(self, weights, owner):
+        """Dale's law: ValueError naming the projection and its first weight of the wrong sign.
+
+        ``weights`` as :attr:`weights` returns them: (n_post, n_pre) dense, (n_synapses,) sparse.
+        """
+        bad = np.flatnonzero(self.sign * np.ravel(weights) < 0)
+        if bad.size == 0:
+            return
+        k = int(bad[0])
+        if self.kind == "dense":
+            i, j = np.unravel_index(k, np.shape(weights))
+            where = f"weights[{i}, {j}] (post {i}, pre {j})"
+        else:
+            pre, post = self.synapse_indices()
+            where = f"weights[{k}] (synapse {k}: pre {pre[k]} -> post {post[k]})"
+        raise ValueError(f"{owner}: '{self.pre.name}' is declared {self.pre.dale} (Dale's law), so the weights onto "
+                         f"'{self.post.name}.{self.target}' ({self.unit}) must be {'>=' if self.sign > 0 else '<='} 0; "
+                         f"got {float(np.ravel(weights)[k])!r} at {where}")
+
+    def signed_bounds(self, w_min, w_max, owner):
+        """A learning rule's weight bounds narrowed to :attr:`sign` (Dale's law), in the port's unit:
+        ``(max(w_min, 0), w_max)`` for +1, ``(w_min, min(w_max, 0))`` for -1, unchanged for 0. The rule
+        clips to them after every update (and a weight-dependent rule measures its distances to them).
+        ValueError naming ``owner`` (the rule) if the sign leaves no interval."""
+        if self.sign == 0:
+            return w_min, w_max
+        lo, hi = (max(w_min, 0.0), w_max) if self.sign > 0 else (w_min, min(w_max, 0.0))
+        if lo >= hi:
+            raise ValueError(f"{owner}: the bounds [w_min, w_max] = [{w_min}, {w_max}] leave no room for the weights "
+                             f"of {self.pre.name} -> {self.post.name}.{self.target}, which Dale's law keeps "
+                             f"{'>=' if self.sign > 0 else '<='} 0 ('{self.pre.name}' is {self.pre.dale})")
+        return lo, hi
 
     def _normalised(self, weights):
         """``weights`` as given, or dendritically normalised (:mod:`compsim.normalisation`) with ``normalise=s``."""
@@ -282,6 +339,7 @@ class Projection:
             "connectivity": None if self.connectivity is None else self.connectivity.describe(),
             "plasticity": None if self.rule is None else self.rule.describe(),
             "normalise": self.normalise,
+            "sign": self.sign,
         }
 
 

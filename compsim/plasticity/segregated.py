@@ -36,6 +36,11 @@ original code's scaling). With a batch of B copies, each presenting its own
 example, the copies' changes are averaged (summed copy 0 first, then divided
 by the number of copies that showed an example): one fixed order, so the
 result does not depend on threads.
+
+Dale's law: the rules have no bounds; after an update of a projection whose
+presynaptic population has a Dale declaration (its ``sign``, :mod:`compsim.projection`),
+:func:`keep_sign` clips its weights to that sign (``w <- max(w, 0)`` or
+``min(w, 0)``). Weights of projections without a sign are not touched.
 """
 import numpy as np
 from numba import njit
@@ -253,6 +258,19 @@ def apply_update(wt, state, row_bias, err, psp_f, active, gain):
         db *= g
         for b in range(state.shape[1]):
             state[row_bias, b, i] += db
+
+
+@njit(cache=True)
+def keep_sign(wt, sign):
+    """Dale's law after an update: ``wt = max(wt, 0)`` for ``sign`` +1, ``min(wt, 0)`` for -1, unchanged for 0.
+    Any shape (C-contiguous)."""
+    flat = wt.reshape(wt.size)
+    if sign > 0:
+        for k in range(flat.shape[0]):
+            flat[k] = max(flat[k], 0.0)
+    elif sign < 0:
+        for k in range(flat.shape[0]):
+            flat[k] = min(flat[k], 0.0)
 
 
 @njit(cache=True)

@@ -26,7 +26,10 @@ the presynaptic spikes of the step are processed, then the postsynaptic ones:
 a pre and a post spike in the same step count as ``t_post = t_pre``
 (potentiation), as in Brian2's ``on_pre`` / ``on_post`` order. ``A_plus``,
 ``A_minus``, ``w_min`` and ``w_max`` are in the weight's unit (the target port's:
-nS, pA or dimensionless); ``tau_plus``, ``tau_minus`` in ms.
+nS, pA or dimensionless); ``tau_plus``, ``tau_minus`` in ms. On a projection
+with a Dale sign (:mod:`compsim.projection`) the rule uses the bounds narrowed
+to it, ``[max(w_min, 0), w_max]`` or ``[w_min, min(w_max, 0)]``, in the clip
+and in ``f_+``, ``f_-``.
 
 Triplet STDP (Pfister & Gerstner 2006, J. Neurosci. 26:9673) adds a slow
 presynaptic trace ``r_2`` (``tau_x``) and a slow postsynaptic trace ``o_2``
@@ -84,9 +87,10 @@ class _STDPRule(Rule):
 
     def constants(self, dt):
         """``(decay_pre, decay_post, A2_plus, A2_minus, w_min, w_max, mu, nearest, decay_x, decay_y, A3_plus,
-        A3_minus)`` for the step ``dt`` (ms)."""
+        A3_minus)`` for the step ``dt`` (ms); the bounds narrowed to the projection's Dale sign."""
+        w_min, w_max = self.projection.signed_bounds(self.w_min, self.w_max, type(self).__name__)
         return [math.exp(-dt / self.tau_plus), math.exp(-dt / self.tau_minus), self.A2_plus, self.A2_minus,
-                self.w_min, self.w_max, self.mu, float(self.pairing == "nearest"), math.exp(-dt / self.tau_x),
+                w_min, w_max, self.mu, float(self.pairing == "nearest"), math.exp(-dt / self.tau_x),
                 math.exp(-dt / self.tau_y), self.A3_plus, self.A3_minus]
 
     def stages(self):

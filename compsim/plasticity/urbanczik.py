@@ -21,7 +21,8 @@ Per step of ``dt`` (the discrete form this module computes, in the
     PSP_i <- a PSP_i + b x_i                 (a, b: the dendrite's update: exp(-dt g_L,d / C_d), (1 - a) / g_L,d)
     x_i   <- d_syn x_i + n_i(t)              (presynaptic current trace, jump 1 per spike)
     PI_ij <- exp(-dt / tau_Delta) PI_ij + (n_j(t) - phi(V*_j) dt) h(V*_j) PSP_i / tau_Delta
-    w_ij  <- w_ij + eta dt PI_ij             (then clipped to [w_min, w_max])
+    w_ij  <- w_ij + eta dt PI_ij             (then clipped to [w_min, w_max], narrowed to the
+                                              projection's Dale sign: compsim.projection)
 
 ``n`` are spike counts of the step (``S dt``). ``eta`` has the unit pA^2 ms
 (so that ``eta dt PI`` is in pA). With a batch of B copies, each copy keeps
@@ -82,7 +83,7 @@ class UrbanczikSenn(Rule):
             b = (1.0 - a) / p["g_L_d"]
         return np.array([a, b, p["g_L_s"], p["g_D"], p["E_L"], p["phi_max"] * dt / 1000.0, p["k"], p["beta"],
                          p["theta"], math.exp(-dt / self.tau_delta), 1.0 / self.tau_delta, self.eta * dt,
-                         self.w_min, self.w_max], dtype=np.float64)
+                         *self.projection.signed_bounds(self.w_min, self.w_max, "UrbanczikSenn")], dtype=np.float64)
 
     def stages(self):
         return [UrbanczikSennStage(self)]
