@@ -146,6 +146,7 @@ class Population:
     spiking = True  # False for populations that emit no spikes (rate or steady-state models)
     activity = None  # rate populations: the state variable their projections transmit (graded), e.g. "p"
     update_phase = "populations"  # the phase of the stage that produces this step's spikes (sources: "sources")
+    spike_mode = None  # stochastic spiking: 'bernoulli', 'poisson' or 'poisson_events' (check_spike_mode)
 
     def __init__(self, n, *, name=None, **params):
         owner = type(self).__name__
@@ -189,6 +190,11 @@ class Population:
                       doc=f"indices of the neurons of '{self.name}' that spiked in the current step")
         store.declare(self.owner, "nsp", (batch,), np.int64, kind="scratch",
                       doc=f"number of spiking neurons of '{self.name}' in the current step")
+        if self.spike_mode == "poisson_events":
+            for name, doc in (("spike_acc", "intensity integrated since the last spike"),
+                              ("spike_thr", "exponential distance to the next spike (0: not drawn yet)")):
+                store.declare(self.owner, name, (batch, self.n), np.float64, kind="state",
+                              doc=f"{doc}, '{self.name}' (spike mode poisson_events)")
         if self.state_vars:
             state = store.declare(self.owner, "state", (len(self.state_vars), batch, self.n), dtype, kind="state",
                                   doc=f"state variables of '{self.name}'")
@@ -437,5 +443,7 @@ def check_method(method):
 
 
 def check_spike_mode(mode, owner):
-    """Per-step spike generation: 'bernoulli' (rand < rate*dt) or 'poisson' (Poisson counts)."""
-    return check_choice("spike_mode", mode, ("bernoulli", "poisson"), owner=owner)
+    """Per-step spike generation: 'bernoulli' (rand < rate*dt), 'poisson' (Poisson counts, one uniform per
+    neuron and step, inverted) or 'poisson_events' (the same Poisson counts by time rescaling, with random
+    numbers drawn only at spikes: :func:`compsim.rng.poisson_events`)."""
+    return check_choice("spike_mode", mode, ("bernoulli", "poisson", "poisson_events"), owner=owner)

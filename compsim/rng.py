@@ -158,6 +158,47 @@ def draw_spikes(lam, mode, key, neuron, step):
     return poisson_spikes(lam, key, neuron, step)
 
 
+POISSON_EVENTS = "poisson_events"
+
+
+@njit(cache=True, inline="always")
+def exponential(key, neuron, step, k):
+    """Unit-mean exponential variate for (key, neuron, step, draw index k): ``-log(1 - u)``, u uniform in [0, 1)."""
+    return -math.log(1.0 - uniform(key, neuron, step, k))
+
+
+@njit(cache=True)
+def poisson_events(step, key, acc, thr, counts):
+    """Exact Poisson spike counts by time rescaling (spike mode ``'poisson_events'``), for one copy.
+
+    Each neuron's spikes are the points of a unit-rate Poisson process in
+    its integrated intensity ``Lambda(t) = sum of lam`` (the expected counts
+    per step): ``acc`` holds the intensity integrated since the last spike
+    and ``thr`` the unit exponential distance to the next one (0: not drawn
+    yet). By the time-rescaling theorem, the count of step t is then exactly
+    Poisson(lam_t) and independent of the other steps' counts, as a per-step
+    draw would be, but random numbers are needed only when a neuron spikes.
+
+    The vectorised per-neuron loop has added lam_t to ``acc`` and set
+    ``counts[i] = 1`` where ``acc >= thr``; here those neurons draw the
+    thresholds they cross in this step (keyed by neuron, step and draw index
+    j = 0, 1, ...), and ``counts[i]`` becomes the number crossed.
+    """
+    for i in range(counts.shape[0]):
+        if counts[i] == 0:
+            continue
+        a, t, k, j = acc[i], thr[i], 0, 0
+        if t == 0.0:  # the first threshold (at the start, or after a reset)
+            t = exponential(key, i, step, j)
+            j += 1
+        while a >= t:
+            a -= t
+            k += 1
+            t = exponential(key, i, step, j)
+            j += 1
+        acc[i], thr[i], counts[i] = a, t, k
+
+
 @njit(cache=True, inline="always")
 def normal(key, neuron, step, k):
     """Standard normal for (key, neuron, step), from the uniforms of draw indices k and k + 1 (Box-Muller)."""

@@ -4,7 +4,9 @@
     In each step neuron ``i`` emits a spike with probability ``rate_i * dt``
     (``spike_mode='bernoulli'``, Brian2's ``PoissonGroup``) or
     ``Poisson(rate_i * dt)`` spikes (``spike_mode='poisson'``, the original
-    segregated-dendrite code). ``rates`` (Hz) may be
+    segregated-dendrite code; ``'poisson_events'``: the same counts by time
+    rescaling, random numbers drawn only at spikes, :func:`compsim.rng.poisson_events`).
+    ``rates`` (Hz) may be
 
     * a scalar or an (n,) array: constant rates, the same in every batch copy;
     * a (B, n) array in a network of ``batch = B > 1`` copies: row ``b`` holds
@@ -28,7 +30,7 @@ from .units import magnitude
 from .engine import kernels
 from .engine.plan import Stage
 from .model import Param, Population, Var, check_spike_mode
-from .rng import BERNOULLI, POISSON, draw_spikes
+from .rng import BERNOULLI, POISSON, draw_spikes, poisson_events
 
 
 class PoissonSource(Population):
@@ -198,7 +200,6 @@ class PoissonDraw(Stage):
         src = self.subject
         f = out.function(f"step_pop{src.index}", ("step", "s", "dt", "keys"), parallel=src.owner in out.parallel)
         cnt, rates = f.array(src.owner, "cnt"), f.array(src.owner, "rates")
-        draw = out.use(draw_spikes)
         copy_loop, neuron_loop = ("prange", "range") if f.parallel and src.batch > 1 else ("range", f.loop)
         f.emit(1, f"row = s if {rates}.shape[0] > 1 else 0")
         f.emit(1, f"per_copy = 1 if {rates}.shape[1] > 1 else 0")
@@ -206,8 +207,17 @@ class PoissonDraw(Stage):
         f.emit(2, f"rate = {rates}[row, b * per_copy]")
         f.emit(2, f"counts = {cnt}[0, b]")
         f.emit(2, "key = keys[b]")
-        f.emit(2, f"for i in {neuron_loop}(counts.shape[0]):")
-        f.emit(3, f"counts[i] = {draw}(rate[i] * dt * 1e-3, {src.mode_code}, key, i, step)")
+        if src.spike_mode == "poisson_events":  # integrate; the neurons reaching their threshold count exactly
+            f.emit(2, f"acc = {f.array(src.owner, 'spike_acc')}[b]")
+            f.emit(2, f"thr = {f.array(src.owner, 'spike_thr')}[b]")
+            f.emit(2, f"for i in {neuron_loop}(counts.shape[0]):")
+            f.emit(3, "a = acc[i] + rate[i] * dt * 1e-3")
+            f.emit(3, "acc[i] = a")
+            f.emit(3, "counts[i] = 1 if a >= thr[i] else 0")
+            f.emit(2, f"{out.use(poisson_events)}(step, key, acc, thr, counts)")
+        else:
+            f.emit(2, f"for i in {neuron_loop}(counts.shape[0]):")
+            f.emit(3, f"counts[i] = {out.use(draw_spikes)}(rate[i] * dt * 1e-3, {src.mode_code}, key, i, step)")
         out.add_function(f)
         out.comment(f"source {src.index}: {src.name} (PoissonSource)")
         out.emit(f.call("step", "s", "dt", f"keys[{src.index}]"))

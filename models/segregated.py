@@ -67,15 +67,20 @@ class _StochasticSoma(Model):
 
     def _spike_kernel(self):
         """``'bernoulli'``, ``'poisson_small'`` (phi_max dt <= SMALL_LAM_MAX: the branch-free draw, which lets the
-        neuron loop vectorise) or ``'poisson'``."""
-        if self.spike_mode == "bernoulli":
-            return "bernoulli"
+        neuron loop vectorise), ``'poisson'``, or ``'poisson_events'`` (the kernel returns the expected count and
+        the engine draws by time rescaling)."""
+        if self.spike_mode in ("bernoulli", "poisson_events"):
+            return self.spike_mode
         small = float(np.max(self.p["phi_max"])) * self.network.dt / 1000.0 <= SMALL_LAM_MAX
         return "poisson_small" if small else "poisson"
 
     def _brian2_soma(self, equations):
         """Brian2 model dict shared by both somas: frozen-noise Bernoulli spiking, no reset."""
         from brian2 import Hz, ms
+
+        if self.spike_mode == "poisson_events":
+            raise ValueError(f"{type(self).__name__}: spike_mode 'poisson_events' has no Brian2 counterpart "
+                             "(its random numbers are drawn at spikes, not per step); validate with 'poisson'")
 
         p = self.p
         namespace = {k: p[k] for k in ("g_l", "g_b", "g_a", "g_d", "E_e", "E_i") if k in p}
@@ -155,7 +160,8 @@ class SegregatedPyramidal(_StochasticSoma):
 
     def kernels(self, method):
         return pyramidal_derive, {"bernoulli": pyramidal_update_bernoulli, "poisson": pyramidal_update_poisson,
-                                  "poisson_small": pyramidal_update_poisson_small}[self._spike_kernel()]
+                                  "poisson_small": pyramidal_update_poisson_small,
+                                  "poisson_events": pyramidal_update_expected}[self._spike_kernel()]
 
     def brian2_model(self):
         """Brian2 equivalent (dimensionless potentials) for :mod:`compsim.validate`; ports ``basal``, ``apical``."""
@@ -218,7 +224,8 @@ class OutputNeuron(_StochasticSoma):
 
     def kernels(self, method):
         return output_derive, {"bernoulli": output_update_bernoulli, "poisson": output_update_poisson,
-                               "poisson_small": output_update_poisson_small}[self._spike_kernel()]
+                               "poisson_small": output_update_poisson_small,
+                               "poisson_events": output_update_expected}[self._spike_kernel()]
 
     def brian2_model(self):
         """Brian2 equivalent (dimensionless potentials) for :mod:`compsim.validate`; port ``basal``."""
@@ -273,6 +280,14 @@ def pyramidal_update_poisson_small(i, step, key, c, v_soma, v_basal, v_apical, b
 
 
 @njit(cache=True, inline="always")
+def pyramidal_update_expected(i, step, key, c, v_soma, v_basal, v_apical, b_basal, b_apical, basal, apical):
+    """Advance the soma one step: returns ``(V, phi_max dt sigmoid(V))``, the expected spike count, which the
+    engine turns into a Poisson count (spike mode ``poisson_events``)."""
+    v = _pyramidal_soma(c, v_soma, v_basal, v_apical)
+    return v, c.phi_dt * sigmoid(v)
+
+
+@njit(cache=True, inline="always")
 def output_derive(c, v_soma, b_basal, g_exc, g_inh, I_ext, basal):
     """Dendritic potential ``V_b`` from this step's filtered input and bias."""
     return (basal + b_basal,)
@@ -310,3 +325,11 @@ def output_update_poisson_small(i, step, key, c, v_soma, v_basal, b_basal, g_exc
     """As :func:`output_update_poisson` for ``phi_max dt <= SMALL_LAM_MAX``, branch-free."""
     v = _output_soma(c, v_soma, v_basal, g_exc, g_inh, I_ext)
     return v, poisson_spikes_small(c.phi_dt * sigmoid(v), key, i, step)
+
+
+@njit(cache=True, inline="always")
+def output_update_expected(i, step, key, c, v_soma, v_basal, b_basal, g_exc, g_inh, I_ext, basal):
+    """Advance the soma one step (teaching input included): returns ``(V, expected spike count)``
+    (spike mode ``poisson_events``)."""
+    v = _output_soma(c, v_soma, v_basal, g_exc, g_inh, I_ext)
+    return v, c.phi_dt * sigmoid(v)

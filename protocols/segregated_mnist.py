@@ -14,7 +14,9 @@ Modes:
 
 ``faithful``
     the mode that reproduces the paper and the original code: batch 1,
-    Poisson spike counts, the original 10-step truncated kernel, the original
+    Poisson spike counts (drawn by time rescaling, ``spike_mode='poisson_events'``:
+    the same distribution as the original's per-step ``np.random.poisson``, with
+    random numbers drawn only at spikes), the original 10-step truncated kernel, the original
     explicit Euler step (dt = 1 ms: the teaching conductances make the output
     soma overshoot and oscillate, as in the original), the apical
     compartment uncoupled (g_a = 0), the published initialisation and
@@ -179,7 +181,7 @@ def build(exp):
     faithful = exp.mode == "faithful"
     seg = build_segregated_network(
         exp.hidden, seed=exp.seed, dt=1.0, g_a=0.0, batch=exp.batch,
-        method="euler" if faithful else "exponential_euler", spike_mode="poisson" if faithful else "bernoulli",
+        method="euler" if faithful else "exponential_euler", spike_mode="poisson_events" if faithful else "bernoulli",
         synapse=cs.TruncatedDoubleExponential() if faithful else cs.DoubleExponential(3.0, 10.0),
         sparse_feedback=exp.sparse_feedback, same_step=faithful, parallel=False)
     rule = SegregatedLearning(exp.learning_rates(), feedback=exp.feedback, feedback_etas=exp.feedback_etas)

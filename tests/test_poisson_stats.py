@@ -39,7 +39,7 @@ def _source_run(rates, *, n, duration, dt, spike_mode="bernoulli", seed=11, chun
     return net.run(duration)
 
 
-@pytest.mark.parametrize("mode", ["bernoulli", "poisson"])
+@pytest.mark.parametrize("mode", ["bernoulli", "poisson", "poisson_events"])
 def test_constant_rate(mode):
     """1000 neurons at 20 Hz for 10 s (dt 0.1 ms): total count within 4 SE of 2e5."""
     n, rate, dur, dt = 1000, 20.0, 10_000.0, 0.1
@@ -155,10 +155,11 @@ def test_somatic_rate_bernoulli():
     assert np.unique(np.stack([np.rint(sp.t / dt), sp.i]), axis=1).shape[1] == sp.count()
 
 
-def test_somatic_rate_poisson_counts():
-    """spike_mode='poisson' at lam = phi_max sigmoid(V) dt up to ~1.9: counts > 1 per step are recorded as repeats."""
+@pytest.mark.parametrize("mode", ["poisson", "poisson_events"])
+def test_somatic_rate_poisson_counts(mode):
+    """Poisson counts at lam = phi_max sigmoid(V) dt up to ~1.9: counts > 1 per step are recorded as repeats."""
     phi_max, dt, dur = 2000.0, 1.0, 1000.0
-    sp, steps = _held_pyramidal("poisson", phi_max, dt, dur, seed=22)
+    sp, steps = _held_pyramidal(mode, phi_max, dt, dur, seed=22)
     per_neuron = np.bincount(sp.i, minlength=sp.n)
     for g, v in enumerate(V_LEVELS):
         lam = phi_max / (1.0 + np.exp(-v)) * dt * 1e-3
@@ -175,6 +176,57 @@ def test_somatic_rate_poisson_counts():
     p_multi = 1.0 - np.exp(-lam) * (1.0 + lam)
     mean, tol = _bernoulli_bounds(PER_LEVEL * steps, p_multi)
     _assert_count((mult_top >= 2).sum(), mean, tol, "steps with >= 2 spikes")
+
+
+def test_poisson_events_counts_are_poisson_and_independent_across_steps():
+    """spike_mode='poisson_events' (time rescaling): per-step counts at lam = 0.05 .. 0.8 have Poisson's
+    P(0), P(1), P(>= 2) (4 SE each), and a neuron's counts in consecutive steps are uncorrelated."""
+    lams = np.array([0.05, 0.2, 0.8])
+    n_per, steps = 200, 5000
+    rates = np.repeat(lams, n_per) * 1000.0
+    res = _source_run(rates, n=rates.size, duration=float(steps), dt=1.0, spike_mode="poisson_events", spikes=True)
+    sp = res.spikes["spk"]
+    counts = np.zeros((steps, rates.size), dtype=np.int64)
+    np.add.at(counts, (np.rint(sp.t).astype(np.int64), sp.i), 1)
+    for g, lam in enumerate(lams):
+        c = counts[:, g * n_per:(g + 1) * n_per]
+        for what, observed, p in (("P(0)", (c == 0).sum(), np.exp(-lam)),
+                                  ("P(1)", (c == 1).sum(), lam * np.exp(-lam)),
+                                  ("P(>=2)", (c >= 2).sum(), 1.0 - np.exp(-lam) * (1.0 + lam))):
+            mean, tol = _bernoulli_bounds(c.size, p)
+            _assert_count(observed, mean, tol, f"lam {lam} {what}")
+        x = c - c.mean(0)
+        lag1 = (x[1:] * x[:-1]).sum() / (x * x).sum()
+        assert abs(lag1) < Z / np.sqrt(c.size), f"lam {lam}: lag-1 correlation {lag1:.4f}"
+
+
+def test_poisson_events_do_not_depend_on_chunks_or_a_checkpoint(tmp_path):
+    """The time-rescaling state (integrated intensity, next threshold) lives in the state store: chunks of 7
+    steps, or a checkpoint in the middle, give the spikes of one long chunk."""
+    def network(chunk_steps):
+        net = cs.Network(dt=1.0, seed=5, chunk_steps=chunk_steps)
+        src = net.add(cs.PoissonSource(300, np.linspace(0.0, 300.0, 300), spike_mode="poisson_events"), name="src")
+        hid = net.add(SegregatedPyramidal(50, spike_mode="poisson_events"), name="hid")
+        net.connect(src, hid, "basal", np.random.default_rng(0).normal(0.0, 0.1, (50, 300)))
+        for pop in (src, hid):
+            net.record_spikes(pop, name=pop.name)
+        return net
+
+    def spikes(res):
+        return [np.stack([res.spikes[k].t, res.spikes[k].i]) for k in ("src", "hid")]
+
+    whole = spikes(network(1000).run(400.0))
+    chunked = spikes(network(7).run(400.0))
+    first = network(1000)
+    head = spikes(first.run(170.0))
+    first.save_checkpoint(tmp_path / "c.h5")
+    second = network(1000)
+    second.restore_checkpoint(tmp_path / "c.h5")
+    tail = spikes(second.run(230.0))
+    for w, c, h, t in zip(whole, chunked, head, tail):
+        np.testing.assert_array_equal(w, c)
+        np.testing.assert_array_equal(w, np.concatenate([h, t], axis=1))
+        assert w.shape[1] > 100
 
 
 # ---------------------------------------------------------------------------------------------

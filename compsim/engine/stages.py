@@ -3,6 +3,7 @@
 Source, delivery and monitor stages live beside their owners
 (:mod:`compsim.sources`, :mod:`compsim.projection`, :mod:`compsim.monitors`).
 """
+from .. import rng
 from . import kernels
 from .cpu import divergence_lines
 from .plan import Stage
@@ -80,7 +81,12 @@ class ModelUpdate(Stage):
                 tail += lines["tail"]
         name = out.use(update, f"update{pop.index}")
         evolved = [v for r, v in enumerate(values) if roles[r] == "state"]
-        body.append(f"{', '.join(evolved + counts)} = {name}(i, step, key, c, {', '.join(values + arguments)})")
+        events_mode = pop.spike_mode == "poisson_events"  # the kernel returns the expected count instead
+        returned = (["expected"] + counts[1:]) if events_mode else counts
+        body.append(f"{', '.join(evolved + returned)} = {name}(i, step, key, c, {', '.join(values + arguments)})")
+        if events_mode:  # integrate the intensity; neurons reaching their threshold count exactly after the loop
+            copy += [f"acc_ = {f.array(own, 'spike_acc')}[b]", f"thr_ = {f.array(own, 'spike_thr')}[b]"]
+            body += ["acc = acc_[i] + expected", "acc_[i] = acc", "count = 1 if acc >= thr_[i] else 0"]
         body += [f"{v}_[i] = {v}" for v in evolved]
         body += [f"{x}_[i] = {x}" for x in counts]
         # x - x is 0 unless x is NaN or inf: one reduction (prange-safe) over the evolved variables
@@ -94,6 +100,8 @@ class ModelUpdate(Stage):
         f.emit(2, "nonfinite = 0")
         f.emit(2, f"for i in {neuron_loop}(n):")
         f.emit_all(3, body)
+        if events_mode:
+            f.emit(2, f"{out.use(rng.poisson_events)}(step, key, acc_, thr_, count_)")
         f.emit(2, f"{first_bad}[b] = {find_bad}({st}, b) if nonfinite > 0 else -1")
         f.emit_all(1, tail)
         f.emit(1, f"for b in range({st}.shape[1]):")
