@@ -352,9 +352,15 @@ class PhaseLearning(_ProtocolStage):
             out.emit(f"{close}({A(f'hsum{m}')}, w, {A(f'ht{m}')})", 3)
         k_d = seg.out.p["g_d"] / (seg.out.p["g_l"] + seg.out.p["g_d"])
         update = out.use(rules.apply_update)
+
+        def keep_sign(j):  # Dale's law: clip the weights just changed to the projection's sign
+            if j.sign:
+                out.emit(f"{out.use(rules.keep_sign)}({out.array(j.owner, 'wt')}, {j.sign})", 3)
+
         out.emit(f"{out.use(rules.output_error)}({A('of')}[0], {A('ot')}[1], {lam}, {k_d!r}, {A(f'err{L}')})", 3)
         out.emit(f"{update}({out.array(seg.forward[L].owner, 'wt')}, {o_state}, {seg.out.var_names.index('b_basal')}, "
                  f"{A(f'err{L}')}, {A(f'pspf{L}')}, {A('active')}, {A('gains')}[{L}])", 3)
+        keep_sign(seg.forward[L])
         for m in reversed(range(L)):
             h = seg.hidden[m]
             if proto.learns_feedback:  # the original's update_Y, before the layer's own update
@@ -362,15 +368,18 @@ class PhaseLearning(_ProtocolStage):
                          f"{A(f'errfb{m}')})", 3)
                 out.emit(f"{update}({out.array(seg.feedback[m].owner, 'wt')}, {out.array(h.owner, 'state')}, -1, "
                          f"{A(f'errfb{m}')}, {A('fbpspf')}, {A('active')}, {A('gains')}[{L + 1 + m}])", 3)
+                keep_sign(seg.feedback[m])
             k_b = h.p["g_b"] / (h.p["g_l"] + h.p["g_b"] + h.p["g_a"])
             out.emit(f"{out.use(rules.hidden_error)}({A(f'hf{m}')}[0], {A(f'hf{m}')}[1], {A(f'ht{m}')}[1], {lam}, "
                      f"{float(k_b)!r}, {A(f'err{m}')})", 3)
             out.emit(f"{update}({out.array(seg.forward[m].owner, 'wt')}, {out.array(h.owner, 'state')}, "
                      f"{h.var_names.index('b_basal')}, {A(f'err{m}')}, {A(f'pspf{m}')}, {A('active')}, "
                      f"{A('gains')}[{m}])", 3)
+            keep_sign(seg.forward[m])
         if proto.rule.feedback == "symmetric":
             out.emit(f"{out.use(rules.copy_transposed)}({out.array(seg.forward[L].owner, 'wt')}, "
                      f"{out.array(seg.feedback[0].owner, 'wt')})", 3)
+            keep_sign(seg.feedback[0])
         out.emit("else:", 2)  # forward or test phase: keep the means and the output's guess
         out.emit(f"{close}({A('osum')}, w, {A('of')})", 3)
         out.emit(f"{A('outputs')}[{A('phase_round')}[ph]] = {A('of')}[0]", 3)

@@ -111,9 +111,6 @@ def segregated(dale, seed=5, n_hidden=20):
     return SegregatedNetwork(net, inp, [hid], out, forward, [net.connect(out, hid, "apical", y, synapse=kernel)])
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="protocols/two_phase.py does not yet call compsim.plasticity.segregated.keep_sign "
-                          "after its weight updates")
 def test_segregated_learning_keeps_an_excitatory_input_non_negative():
     images, labels = load_mnist(4)
 
@@ -161,8 +158,6 @@ def test_bad_declarations_and_weights_of_the_wrong_sign_are_named():
         net.connect(inh, coba, "gi", -1.0)
 
 
-@pytest.mark.xfail(strict=True, raises=pytest.fail.Exception,
-                   reason="compsim/engine/checkpoint.py's structure() does not yet include the projections' sign")
 def test_a_checkpoint_does_not_restore_into_another_dale_declaration(tmp_path):
     def build(dale):
         net = cs.Network(dt=DT, seed=2)

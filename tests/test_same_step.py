@@ -51,3 +51,11 @@ def test_same_step_refused_where_the_schedule_cannot_honour_it():
         net.connect(a, b, "ge", 1.0, same_step=True, delay=1.0)
     with pytest.raises(ValueError, match="'same_step' must be True or False"):
         net.connect(a, b, "ge", 1.0, same_step="yes")
+
+
+def test_a_checkpoint_does_not_restore_across_schedules(tmp_path):
+    same, _ = chain(True)
+    same.save_checkpoint(tmp_path / "c.h5")
+    nxt, _ = chain(False)
+    with pytest.raises(ValueError, match="same_step"):
+        nxt.restore_checkpoint(tmp_path / "c.h5")

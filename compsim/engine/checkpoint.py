@@ -42,7 +42,9 @@ def structure(network):
                          "ports": p.port_names, "events": p.event_names} for p in network.populations],
         "projections": [{"pre": j.pre.name, "post": j.post.name, "target": j.target, "kind": j.kind,
                          "n_synapses": int(j.n_synapses), "delay_steps": j.delay_steps,
-                         "synapse": j.synapse.describe()} for j in network.projections],
+                         "synapse": j.synapse.describe(), **({"sign": j.sign} if j.sign else {}),
+                         **({"same_step": True} if j.same_step else {})}
+                        for j in network.projections],
         "arrays": {key: [list(a.shape), str(a.dtype)] for key, a in network.store.items("state", "weights")},
     }
 
