@@ -102,6 +102,13 @@ class Port:
     unit: str
     doc: str
     default_synapse: tuple
+    conductance: bool = None  # weights are conductances (>= 0, Dale's law); None: exactly when the unit is nS
+
+    @property
+    def is_conductance(self):
+        """Whether the weights onto this port are conductances (never negative: the port's reversal potential,
+        not the weight's sign, makes the input excitatory or inhibitory)."""
+        return self.unit == "nS" if self.conductance is None else self.conductance
 
 
 @dataclass(frozen=True)

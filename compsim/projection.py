@@ -26,8 +26,9 @@ Dale's law: a population added with ``dale="excitatory"`` or ``"inhibitory"``
 from it (:attr:`Projection.sign`). Excitatory: weights >= 0. Inhibitory:
 weights <= 0 onto ports whose input acts through its sign (currents in pA,
 potentials and dimensionless drives, e.g. the basal and apical dendrites of the
-segregated-dendrite neurons); >= 0 onto conductance ports (unit nS), where the
-weight is a conductance and the port's reversal potential makes it inhibitory.
+segregated-dendrite neurons); >= 0 onto conductance ports (``Port.is_conductance``: unit nS, or the CWA
+neurons' g_e and g_i), where the weight is a conductance and the port's reversal potential makes it
+inhibitory.
 Weights of the wrong sign are refused by ``connect`` and :meth:`Projection.set_weights`;
 learning rules keep the sign by narrowing their bounds (:meth:`Projection.signed_bounds`).
 """
@@ -41,7 +42,6 @@ from .normalisation import dendritic_normalisation
 from .synapses import Exponential, Instantaneous, TruncatedDoubleExponential, default_synapse
 
 DALE = ("excitatory", "inhibitory")  # the declarations of Network.add(..., dale=...)
-CONDUCTANCE_UNIT = "nS"  # ports in this unit are conductances: weights >= 0 whatever the presynaptic population
 
 
 def weight_sign(dale, port):
@@ -49,7 +49,7 @@ def weight_sign(dale, port):
     (module docstring): +1 (weights >= 0), -1 (<= 0) or 0 (no constraint, ``dale=None``)."""
     if dale is None:
         return 0
-    return -1 if dale == "inhibitory" and port.unit != CONDUCTANCE_UNIT else 1
+    return -1 if dale == "inhibitory" and not port.is_conductance else 1
 
 
 class Projection:

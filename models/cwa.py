@@ -71,8 +71,10 @@ class ConductanceNeuron(Model):
         Var("p", "1", "activity (open probability of the outgoing synapses)"),
     )
     ports = (
-        Port("g_e", "1", "conductance towards E_e (excitatory presynaptic populations)", ("instantaneous",)),
-        Port("g_i", "1", "conductance towards E_i (inhibitory presynaptic populations)", ("instantaneous",)),
+        Port("g_e", "1", "conductance towards E_e (excitatory presynaptic populations)", ("instantaneous",),
+             conductance=True),
+        Port("g_i", "1", "conductance towards E_i (inhibitory presynaptic populations)", ("instantaneous",),
+             conductance=True),
     )
 
     def __init__(self, n, *, valence=1.0, activation="clipped", mode="rate", name=None, **params):

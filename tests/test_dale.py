@@ -172,3 +172,16 @@ def test_a_checkpoint_does_not_restore_into_another_dale_declaration(tmp_path):
     build("excitatory").restore_checkpoint(tmp_path / "ck.h5")
     with pytest.raises(ValueError, match=r"projections\[0\]\.sign"):
         build(None).restore_checkpoint(tmp_path / "ck.h5")
+
+
+def test_inhibitory_population_onto_cwa_conductance_ports_keeps_positive_weights():
+    """The CWA neuron's g_i is a (dimensionless) conductance: an inhibitory population's weights onto it are
+    >= 0, as the model itself requires, and negative ones are refused."""
+    from compsim.models import ConductanceNeuron
+
+    net = cs.Network(dt=DT)
+    inh = net.add(ConductanceNeuron(2, valence=-1.0), name="inh", dale="inhibitory")
+    post = net.add(ConductanceNeuron(3), name="post")
+    assert net.connect(inh, post, "g_i", 0.5).sign == 1
+    with pytest.raises(ValueError, match="must be >= 0"):
+        net.connect(inh, post, "g_i", -0.5)
