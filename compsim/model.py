@@ -154,6 +154,7 @@ class Population:
     activity = None  # rate populations: the state variable their projections transmit (graded), e.g. "p"
     update_phase = "populations"  # the phase of the stage that produces this step's spikes (sources: "sources")
     spike_mode = None  # stochastic spiking: 'bernoulli', 'poisson' or 'poisson_events' (check_spike_mode)
+    dale = None  # Dale's law: 'excitatory' or 'inhibitory', set by Network.add(..., dale=...)
 
     def __init__(self, n, *, name=None, **params):
         owner = type(self).__name__
