@@ -309,12 +309,16 @@ class Projection:
 
     def _emit_fir_input(self, f, x, first):
         """FIR kernel: ``x = sum_k kappa(k dt) * (jumps due k - 1 steps ago)``, k = 1 .. n_taps, summed for
-        the whole copy before the neuron loop (:func:`compsim.engine.kernels.fir_sum`: one array in the
-        loop instead of n_taps, so that it vectorises), which also zeroes the oldest slot: this step's
-        delivery writes into it (due delay_steps + 1 steps later)."""
+        the whole copy in one pass before the neuron loop (one array in the neuron loop instead of n_taps, so
+        that it vectorises; the taps are literals, the sum runs newest slot first), which also zeroes the
+        oldest slot: this step's delivery writes into it (due delay_steps + 1 steps later)."""
         r = self.index
-        ring, taps, total = f.array(self.owner, "ring"), f.array(self.owner, "decay"), f.array(self.owner, "fir_sum")
-        copy = [f"{f.out.use(kernels.fir_sum)}({ring}, {taps}, step, b, {total}[b])", f"fir{r} = {total}[b]"]
+        ring, total = f.array(self.owner, "ring"), f.array(self.owner, "fir_sum")
+        taps = self.store.get(self.owner, "decay")  # kappa(k dt), k = 1 .. n_taps
+        rows = [f"fr{r}_{k} = {ring}[(step - {k}) % {ring}.shape[0], b]" for k in range(taps.size)]
+        terms = " + ".join(f"{float(t)!r} * fr{r}_{k}[i]" for k, t in enumerate(taps))
+        copy = [*rows, f"fir{r} = {total}[b]", "for i in range(n):", f"    fir{r}[i] = {terms}",
+                f"    fr{r}_{taps.size - 1}[i] = 0.0"]
         body = [f"{x} {'=' if first else '+='} fir{r}[i]"]
         return {"head": [], "copy": copy, "body": body}
 

@@ -79,24 +79,6 @@ def replay_spikes(step, sp_step, sp_idx, cursor, cnt):
 
 
 @njit(cache=True)
-def fir_sum(ring, taps, step, b, out):
-    """``out = sum_k taps[k] ring[(step - k) % n_slots, b]``, k = 0 .. n_taps - 1 (newest slot first), then the
-    oldest of these slots of copy ``b`` is zeroed (it is read for the last time)."""
-    n_slots = ring.shape[0]
-    first = ring[step % n_slots, b]
-    for i in range(out.shape[0]):
-        out[i] = taps[0] * first[i]
-    for k in range(1, taps.shape[0]):
-        row = ring[(step - k) % n_slots, b]
-        tap = taps[k]
-        for i in range(out.shape[0]):
-            out[i] += tap * row[i]
-    oldest = ring[(step - taps.shape[0] + 1) % n_slots, b]
-    for i in range(oldest.shape[0]):
-        oldest[i] = 0.0
-
-
-@njit(cache=True)
 def deliver_dense(spk, nsp, cnt, wt, cnt_f, dot_out, target):
     """``target[b] += W @ counts[b]`` for every copy ``b``; ``wt`` is W transposed, (n_pre, n_post).
 
