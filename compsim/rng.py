@@ -158,7 +158,7 @@ def draw_spikes(lam, mode, key, neuron, step):
     return poisson_spikes(lam, key, neuron, step)
 
 
-POISSON_EVENTS = "poisson_events"
+_EVENTS_BLOCK = 64  # neurons whose flags poisson_events ORs before looking at them one by one
 
 
 @njit(cache=True, inline="always")
@@ -184,19 +184,27 @@ def poisson_events(step, key, acc, thr, counts):
     thresholds they cross in this step (keyed by neuron, step and draw index
     j = 0, 1, ...), and ``counts[i]`` becomes the number crossed.
     """
-    for i in range(counts.shape[0]):
-        if counts[i] == 0:
+    n = counts.shape[0]
+    for start in range(0, n, _EVENTS_BLOCK):  # blocks with no flagged neuron are skipped after one OR
+        stop = min(start + _EVENTS_BLOCK, n)
+        flagged = 0
+        for i in range(start, stop):
+            flagged |= counts[i]
+        if flagged == 0:
             continue
-        a, t, k, j = acc[i], thr[i], 0, 0
-        if t == 0.0:  # the first threshold (at the start, or after a reset)
-            t = exponential(key, i, step, j)
-            j += 1
-        while a >= t:
-            a -= t
-            k += 1
-            t = exponential(key, i, step, j)
-            j += 1
-        acc[i], thr[i], counts[i] = a, t, k
+        for i in range(start, stop):
+            if counts[i] == 0:
+                continue
+            a, t, k, j = acc[i], thr[i], 0, 0
+            if t == 0.0:  # the first threshold (at the start, or after a reset)
+                t = exponential(key, i, step, j)
+                j += 1
+            while a >= t:
+                a -= t
+                k += 1
+                t = exponential(key, i, step, j)
+                j += 1
+            acc[i], thr[i], counts[i] = a, t, k
 
 
 @njit(cache=True, inline="always")
