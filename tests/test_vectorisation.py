@@ -35,8 +35,16 @@ def test_coba_lif_loop_vectorises(method):
     assert VECTOR.search(_step_function_ir(coba.net, coba.exc))
 
 
-def test_pyramidal_loop_vectorises_with_bernoulli_spikes():
-    seg = build_segregated_network(50, seed=0, dt=1.0, spike_mode="bernoulli", parallel=False)
+@pytest.mark.parametrize("spike_mode", ["bernoulli", "poisson_events"])
+def test_pyramidal_loop_vectorises(spike_mode):
+    seg = build_segregated_network(50, seed=0, dt=1.0, spike_mode=spike_mode, parallel=False)
+    assert VECTOR.search(_step_function_ir(seg.net, seg.hid))
+
+
+def test_faithful_segregated_loop_vectorises():
+    """The faithful mode's hidden layer: Euler step, Poisson counts by time rescaling, 10-tap FIR inputs."""
+    seg = build_segregated_network(50, seed=0, dt=1.0, spike_mode="poisson_events", method="euler", g_a=0.0,
+                                   synapse=cs.TruncatedDoubleExponential(), same_step=True, parallel=False)
     assert VECTOR.search(_step_function_ir(seg.net, seg.hid))
 
 
