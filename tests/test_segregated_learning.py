@@ -201,3 +201,15 @@ def test_symmetric_and_sparse_feedback():
     with pytest.raises(ValueError, match="symmetric"):
         SegregatedTraining(build_segregated_network((20, 10), dt=1.0), SegregatedLearning((0.2, 0.2, 0.1),
                                                                                           feedback="symmetric"))
+
+
+def test_default_learning_rates_per_mode():
+    """Faithful: the paper's rates; fast: scaled by sqrt(B), at most by MAX_FAST_ETA_SCALE (the rule's stable range)."""
+    from compsim.protocols.segregated_mnist import MAX_FAST_ETA_SCALE, PAPER_ETAS, Experiment
+
+    assert Experiment().learning_rates() == PAPER_ETAS[1]
+    np.testing.assert_allclose(Experiment(mode="fast", batch=4).learning_rates(), 2.0 * np.array(PAPER_ETAS[1]))
+    np.testing.assert_allclose(Experiment(mode="fast", batch=64).learning_rates(),
+                               MAX_FAST_ETA_SCALE * np.array(PAPER_ETAS[1]))
+    np.testing.assert_allclose(Experiment(mode="fast", batch=64, eta_scale=8.0).learning_rates(),
+                               8.0 * np.array(PAPER_ETAS[1]))
