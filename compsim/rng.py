@@ -168,7 +168,7 @@ def exponential(key, neuron, step, k):
 
 
 @njit(cache=True)
-def poisson_events(step, key, acc, thr, counts):
+def poisson_events(step, key, acc, thr, counts, scratch):
     """Exact Poisson spike counts by time rescaling (spike mode ``'poisson_events'``), for one copy.
 
     Each neuron's spikes are the points of a unit-rate Poisson process in
@@ -182,9 +182,14 @@ def poisson_events(step, key, acc, thr, counts):
     The vectorised per-neuron loop has added lam_t to ``acc`` and set
     ``counts[i] = 1`` where ``acc >= thr``; here those neurons draw the
     thresholds they cross in this step (keyed by neuron, step and draw index
-    j = 0, 1, ...), and ``counts[i]`` becomes the number crossed.
+    j = 0, 1, ...), and ``counts[i]`` becomes the number crossed. ``scratch``
+    (int, n) receives the flagged indices first (the engine lends the
+    population's spike list, rewritten by the collection afterwards), so that
+    the common case, one crossing of a drawn threshold, runs without
+    branching from neuron to neuron.
     """
     n = counts.shape[0]
+    m = 0
     for start in range(0, n, _EVENTS_BLOCK):  # blocks with no flagged neuron are skipped after one OR
         stop = min(start + _EVENTS_BLOCK, n)
         flagged = 0
@@ -193,18 +198,25 @@ def poisson_events(step, key, acc, thr, counts):
         if flagged == 0:
             continue
         for i in range(start, stop):
-            if counts[i] == 0:
-                continue
-            a, t, k, j = acc[i], thr[i], 0, 0
-            if t == 0.0:  # the first threshold (at the start, or after a reset)
-                t = exponential(key, i, step, j)
-                j += 1
-            while a >= t:
-                a -= t
-                k += 1
-                t = exponential(key, i, step, j)
-                j += 1
-            acc[i], thr[i], counts[i] = a, t, k
+            scratch[m] = i
+            m += 1 if counts[i] != 0 else 0
+    for q in range(m):
+        i = scratch[q]
+        a, t = acc[i], thr[i]
+        t0 = exponential(key, i, step, 0)
+        if t > 0.0 and a - t < t0:  # one crossing: the next threshold is draw 0
+            acc[i], thr[i], counts[i] = a - t, t0, 1
+            continue
+        k, j = 0, 0
+        if t == 0.0:  # the first threshold (at the start, or after a reset)
+            t = t0
+            j = 1
+        while a >= t:
+            a -= t
+            k += 1
+            t = exponential(key, i, step, j)
+            j += 1
+        acc[i], thr[i], counts[i] = a, t, k
 
 
 @njit(cache=True, inline="always")

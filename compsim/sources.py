@@ -214,7 +214,7 @@ class PoissonDraw(Stage):
             f.emit(3, "a = acc[i] + rate[i] * dt * 1e-3")
             f.emit(3, "acc[i] = a")
             f.emit(3, "counts[i] = 1 if a >= thr[i] else 0")
-            f.emit(2, f"{out.use(poisson_events)}(step, key, acc, thr, counts)")
+            f.emit(2, f"{out.use(poisson_events)}(step, key, acc, thr, counts, {f.array(src.owner, 'spk')}[b])")
         else:
             f.emit(2, f"for i in {neuron_loop}(counts.shape[0]):")
             f.emit(3, f"counts[i] = {out.use(draw_spikes)}(rate[i] * dt * 1e-3, {src.mode_code}, key, i, step)")
