@@ -167,6 +167,15 @@ def exponential(key, neuron, step, k):
     return -math.log(1.0 - uniform(key, neuron, step, k))
 
 
+@njit(cache=True, inline="always")
+def integrate_intensity(acc, thr, i, lam):
+    """Spike mode ``'poisson_events'``, per neuron and step (vectorisable): ``acc[i] += lam``; 1 if neuron ``i``
+    has reached its threshold (it may spike: :func:`poisson_events` counts exactly), else 0."""
+    a = acc[i] + lam
+    acc[i] = a
+    return 1 if a >= thr[i] else 0
+
+
 @njit(cache=True)
 def poisson_events(step, key, acc, thr, counts, scratch):
     """Exact Poisson spike counts by time rescaling (spike mode ``'poisson_events'``), for one copy.
@@ -179,8 +188,8 @@ def poisson_events(step, key, acc, thr, counts, scratch):
     Poisson(lam_t) and independent of the other steps' counts, as a per-step
     draw would be, but random numbers are needed only when a neuron spikes.
 
-    The vectorised per-neuron loop has added lam_t to ``acc`` and set
-    ``counts[i] = 1`` where ``acc >= thr``; here those neurons draw the
+    The vectorised per-neuron loop has called :func:`integrate_intensity`,
+    which set ``counts[i] = 1`` where ``acc >= thr``; here those neurons draw the
     thresholds they cross in this step (keyed by neuron, step and draw index
     j = 0, 1, ...), and ``counts[i]`` becomes the number crossed. ``scratch``
     (int, n) receives the flagged indices first (the engine lends the

@@ -30,7 +30,7 @@ from .units import magnitude
 from .engine import kernels
 from .engine.plan import Stage
 from .model import Param, Population, Var, check_spike_mode
-from .rng import BERNOULLI, POISSON, draw_spikes, poisson_events
+from .rng import BERNOULLI, POISSON, draw_spikes, integrate_intensity, poisson_events
 
 
 class PoissonSource(Population):
@@ -211,9 +211,7 @@ class PoissonDraw(Stage):
             f.emit(2, f"acc = {f.array(src.owner, 'spike_acc')}[b]")
             f.emit(2, f"thr = {f.array(src.owner, 'spike_thr')}[b]")
             f.emit(2, f"for i in {neuron_loop}(counts.shape[0]):")
-            f.emit(3, "a = acc[i] + rate[i] * dt * 1e-3")
-            f.emit(3, "acc[i] = a")
-            f.emit(3, "counts[i] = 1 if a >= thr[i] else 0")
+            f.emit(3, f"counts[i] = {out.use(integrate_intensity)}(acc, thr, i, rate[i] * dt * 1e-3)")
             f.emit(2, f"{out.use(poisson_events)}(step, key, acc, thr, counts, {f.array(src.owner, 'spk')}[b])")
         else:
             f.emit(2, f"for i in {neuron_loop}(counts.shape[0]):")

@@ -20,17 +20,17 @@ default schedule)::
     spikes       spike counts compacted to index lists, per copy
     delivery     each projection adds the weights of this step's spikes to its
                  ring buffer, due at step t + 1 + delay (zero delay: next step)
-
-A projection made with ``same_step=True`` is the exception: its presynaptic spikes
-are collected and delivered right after the presynaptic population's own stage
-(in ``sources`` or ``populations``), due in step t itself, so that a population
-updated later in the step sees them (layer by layer, as in Guerguiev et al.'s code).
     plasticity   learning rules update the weights (compsim.plasticity); the spikes of
                  step t were delivered with the weights as they were before
     monitors     spike, event and rate monitors append this step's spikes
 
 Populations are updated in the order they were added; the other phases follow
 the order of creation of their owners, protocols (:meth:`compsim.Network.add_protocol`) first.
+
+A projection made with ``same_step=True`` is the exception: its presynaptic spikes
+are collected and delivered right after the presynaptic population's own stage
+(in ``sources`` or ``populations``), due in step t itself, so that a population
+updated later in the step sees them (layer by layer, as in Guerguiev et al.'s code).
 """
 
 PHASES = ("sources", "populations", "spikes", "delivery", "plasticity", "monitors")

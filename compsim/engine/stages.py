@@ -86,7 +86,7 @@ class ModelUpdate(Stage):
         body.append(f"{', '.join(evolved + returned)} = {name}(i, step, key, c, {', '.join(values + arguments)})")
         if events_mode:  # integrate the intensity; neurons reaching their threshold count exactly after the loop
             copy += [f"acc_ = {f.array(own, 'spike_acc')}[b]", f"thr_ = {f.array(own, 'spike_thr')}[b]"]
-            body += ["acc = acc_[i] + expected", "acc_[i] = acc", "count = 1 if acc >= thr_[i] else 0"]
+            body.append(f"count = {out.use(rng.integrate_intensity)}(acc_, thr_, i, expected)")
         body += [f"{v}_[i] = {v}" for v in evolved]
         body += [f"{x}_[i] = {x}" for x in counts]
         # x - x is 0 unless x is NaN or inf: one reduction (prange-safe) over the evolved variables
