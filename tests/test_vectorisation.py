@@ -42,10 +42,13 @@ def test_pyramidal_loop_vectorises(spike_mode):
 
 
 def test_faithful_segregated_loop_vectorises():
-    """The faithful mode's hidden layer: Euler step, Poisson counts by time rescaling, 10-tap FIR inputs."""
+    """The faithful mode's hidden layer: Euler step, Poisson counts by time rescaling, 10-tap FIR inputs.
+    Three loops vectorise: the two FIR passes (basal, apical) and the neuron loop."""
     seg = build_segregated_network(50, seed=0, dt=1.0, spike_mode="poisson_events", method="euler", g_a=0.0,
                                    synapse=cs.TruncatedDoubleExponential(), same_step=True, parallel=False)
-    assert VECTOR.search(_step_function_ir(seg.net, seg.hid))
+    ir = _step_function_ir(seg.net, seg.hid)
+    assert VECTOR.search(ir)
+    assert len(set(re.findall(r"^(vector\.body\d*):", ir, re.M))) >= 3
 
 
 def test_poisson_source_loop_vectorises_in_bernoulli_mode():
