@@ -203,6 +203,8 @@ class Population:
                               ("spike_thr", "exponential distance to the next spike (0: not drawn yet)")):
                 store.declare(self.owner, name, (batch, self.n), np.float64, kind="state",
                               doc=f"{doc}, '{self.name}' (spike mode poisson_events)")
+            store.declare(self.owner, "spike_draw", (batch, self.n), np.float64, kind="scratch",
+                          doc=f"threshold draws of the neurons of '{self.name}' reaching their threshold")
         if self.state_vars:
             state = store.declare(self.owner, "state", (len(self.state_vars), batch, self.n), dtype, kind="state",
                                   doc=f"state variables of '{self.name}'")

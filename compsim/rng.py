@@ -22,7 +22,7 @@ import math
 import numpy as np
 from numba import njit
 
-from .fastmath import exp
+from .fastmath import exp, log
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xFF51AFD7ED558CCD)
@@ -158,13 +158,12 @@ def draw_spikes(lam, mode, key, neuron, step):
     return poisson_spikes(lam, key, neuron, step)
 
 
-_EVENTS_BLOCK = 64  # neurons whose flags poisson_events ORs before looking at them one by one
-
 
 @njit(cache=True, inline="always")
 def exponential(key, neuron, step, k):
-    """Unit-mean exponential variate for (key, neuron, step, draw index k): ``-log(1 - u)``, u uniform in [0, 1)."""
-    return -math.log(1.0 - uniform(key, neuron, step, k))
+    """Unit-mean exponential variate for (key, neuron, step, draw index k): ``-log(1 - u)``, u uniform in [0, 1)
+    (vectorisable: :func:`compsim.fastmath.log`)."""
+    return -log(1.0 - uniform(key, neuron, step, k))
 
 
 @njit(cache=True, inline="always")
@@ -176,8 +175,8 @@ def integrate_intensity(acc, thr, i, lam):
     return 1 if a >= thr[i] else 0
 
 
-@njit(cache=True)
-def poisson_events(step, key, acc, thr, counts, scratch):
+@njit(cache=True, error_model="numpy")  # no zero-division branch: the draws vectorise
+def poisson_events(step, key, acc, thr, counts, spikes, draws):
     """Exact Poisson spike counts by time rescaling (spike mode ``'poisson_events'``), for one copy.
 
     Each neuron's spikes are the points of a unit-rate Poisson process in
@@ -191,41 +190,43 @@ def poisson_events(step, key, acc, thr, counts, scratch):
     The vectorised per-neuron loop has called :func:`integrate_intensity`,
     which set ``counts[i] = 1`` where ``acc >= thr``; here those neurons draw the
     thresholds they cross in this step (keyed by neuron, step and draw index
-    j = 0, 1, ...), and ``counts[i]`` becomes the number crossed. ``scratch``
-    (int, n) receives the flagged indices first (the engine lends the
-    population's spike list, rewritten by the collection afterwards), so that
-    the common case, one crossing of a drawn threshold, runs without
-    branching from neuron to neuron.
+    j = 0, 1, ...), and ``counts[i]`` becomes the number crossed. The flagged
+    neurons are listed first (in ``spikes``), their draw 0 is made for all of them
+    in one vectorised pass (into the scratch ``draws``), so that the common case,
+    one crossing of a drawn threshold, runs without branching from neuron to neuron.
+
+    Returns the number of neurons that spiked, whose indices are then
+    ``spikes[:returned]`` in increasing order: this is the population's spike
+    collection (:class:`compsim.engine.stages.CollectSpikes`).
     """
-    n = counts.shape[0]
     m = 0
-    for start in range(0, n, _EVENTS_BLOCK):  # blocks with no flagged neuron are skipped after one OR
-        stop = min(start + _EVENTS_BLOCK, n)
-        flagged = 0
-        for i in range(start, stop):
-            flagged |= counts[i]
-        if flagged == 0:
-            continue
-        for i in range(start, stop):
-            scratch[m] = i
-            m += 1 if counts[i] != 0 else 0
+    for i in range(counts.shape[0]):  # branch-free list of the flagged neurons
+        spikes[m] = i
+        m += 1 if counts[i] != 0 else 0
     for q in range(m):
-        i = scratch[q]
-        a, t = acc[i], thr[i]
-        t0 = exponential(key, i, step, 0)
+        draws[q] = exponential(key, spikes[q], step, 0)
+    n_spiking = 0
+    for q in range(m):
+        i = spikes[q]
+        a, t, t0 = acc[i], thr[i], draws[q]
         if t > 0.0 and a - t < t0:  # one crossing: the next threshold is draw 0
             acc[i], thr[i], counts[i] = a - t, t0, 1
-            continue
-        k, j = 0, 0
-        if t == 0.0:  # the first threshold (at the start, or after a reset)
-            t = t0
-            j = 1
-        while a >= t:
-            a -= t
-            k += 1
-            t = exponential(key, i, step, j)
-            j += 1
-        acc[i], thr[i], counts[i] = a, t, k
+        else:
+            k, j = 0, 1
+            if t == 0.0:  # the first threshold (at the start, or after a reset) is draw 0
+                t = t0
+            else:
+                a -= t
+                k, t = 1, t0
+            while a >= t:
+                a -= t
+                k += 1
+                t = exponential(key, i, step, j)
+                j += 1
+            acc[i], thr[i], counts[i] = a, t, k
+        spikes[n_spiking] = i  # in place: n_spiking <= q
+        n_spiking += 1 if counts[i] > 0 else 0
+    return n_spiking
 
 
 @njit(cache=True, inline="always")

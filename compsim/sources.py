@@ -212,7 +212,8 @@ class PoissonDraw(Stage):
             f.emit(2, f"thr = {f.array(src.owner, 'spike_thr')}[b]")
             f.emit(2, f"for i in {neuron_loop}(counts.shape[0]):")
             f.emit(3, f"counts[i] = {out.use(integrate_intensity)}(acc, thr, i, rate[i] * dt * 1e-3)")
-            f.emit(2, f"{out.use(poisson_events)}(step, key, acc, thr, counts, {f.array(src.owner, 'spk')}[b])")
+            f.emit(2, f"{f.array(src.owner, 'nsp')}[b] = {out.use(poisson_events)}(step, key, acc, thr, counts, "
+                      f"{f.array(src.owner, 'spk')}[b], {f.array(src.owner, 'spike_draw')}[b])")
         else:
             f.emit(2, f"for i in {neuron_loop}(counts.shape[0]):")
             f.emit(3, f"counts[i] = {out.use(draw_spikes)}(rate[i] * dt * 1e-3, {src.mode_code}, key, i, step)")

@@ -330,8 +330,9 @@ class PhaseLearning(_ProtocolStage):
             factors = out.array(j.owner, "decay")
             lag = 0 if j.same_step else 1
             if j.fir:
-                out.emit(f"{out.use(rules.presynaptic_fir)}({cnt}, {A(pre)}, {factors}, step, {A(psp)}, "
-                         f"win and kind == {FORWARD}, {lag})", 1)
+                spikes = f"{out.array(j.pre.owner, 'spk')}, {out.array(j.pre.owner, 'nsp')}"
+                out.emit(f"{out.use(rules.presynaptic_fir)}({cnt}, {spikes}, {A(pre)}, {factors}, step, "
+                         f"end - {A('window')}[ph], end, {A(psp)}, win and kind == {FORWARD}, {lag})", 1)
             else:
                 out.emit(f"{out.use(rules.presynaptic_traces)}({cnt}, {A(pre)}, {factors}, {A(psp)}, "
                          f"win and kind == {FORWARD}, {lag})", 1)

@@ -1,16 +1,22 @@
-"""compsim.fastmath against the C library: exp within one ulp, special values, sigmoid, exprel."""
+"""compsim.fastmath against the C library: exp and log within one ulp, special values, sigmoid, exprel."""
 import math
 
 import numpy as np
 from numba import njit
 
-from compsim.fastmath import exp, exprel, sigmoid
+from compsim.fastmath import exp, exprel, log, sigmoid
 
 
 @njit
 def _exp_all(x, out):
     for i in range(x.shape[0]):
         out[i] = exp(x[i])
+
+
+@njit
+def _log_all(x, out):
+    for i in range(x.shape[0]):
+        out[i] = log(x[i])
 
 
 @njit
@@ -38,6 +44,25 @@ def test_exp_special_values():
     exact = ~np.isfinite(want) | (want == 0.0)
     np.testing.assert_array_equal(got[1:][exact], want[exact])
     assert np.all(np.abs(got[1:][~exact] - want[~exact]) <= np.spacing(want[~exact]))  # 709.7: 2**1024 range
+
+
+def test_log_within_one_ulp_of_the_c_library():
+    rng = np.random.default_rng(2)
+    x = np.concatenate([1.0 - rng.random(200_000),  # the uniforms of the exponential draws, in (0, 1]
+                        np.exp(rng.uniform(-700.0, 700.0, 200_000)), rng.uniform(0.99, 1.01, 100_000),
+                        2.0 ** rng.integers(-1074, -1022, 1000) * (1.0 + rng.random(1000)),  # subnormals
+                        [1.0, 2.0, 0.5, math.sqrt(2.0), 5e-324, np.finfo(float).tiny, np.finfo(float).max]])
+    got = np.empty_like(x)
+    _log_all(x, got)
+    want = np.array([math.log(v) for v in x])
+    assert np.all(np.abs(got - want) <= np.spacing(np.abs(want)))
+
+
+def test_log_special_values():
+    got = np.empty(5)
+    _log_all(np.array([0.0, -0.0, np.inf, -1.0, np.nan]), got)
+    assert got[0] == got[1] == -np.inf and got[2] == np.inf
+    assert np.isnan(got[3]) and np.isnan(got[4])
 
 
 def test_sigmoid_matches_its_definition():

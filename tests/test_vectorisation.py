@@ -9,10 +9,12 @@ import inspect
 import re
 import sys
 
+import numpy as np
 import pytest
 from numba import njit
 
 import compsim as cs
+from compsim import rng
 from compsim.models.coba import build_coba
 from compsim.models.segdend import build_segregated_network
 
@@ -61,6 +63,18 @@ def test_poisson_source_loop_vectorises_in_bernoulli_mode():
     names = list(inspect.signature(step.py_func).parameters)[4:]
     fresh(0, 0, net.dt, net.stream_keys()[src.index], *[net.store[n] for n in names])
     assert re.search(r"<\d+ x i64>", fresh.inspect_llvm(fresh.signatures[0]))  # the hash, lane by lane
+
+
+def test_poisson_events_draws_vectorise():
+    """The threshold draws of the neurons reaching their threshold are made in one vector pass
+    (the hash and compsim.fastmath.log, lane by lane)."""
+    n = 64
+    options = {k: v for k, v in rng.poisson_events.targetoptions.items() if k not in ("cache", "nopython")}
+    fresh = njit(**options)(rng.poisson_events.py_func)  # cached code cannot be inspected: compile it again
+    fresh(3, np.uint64(7), np.full(n, 0.5), np.full(n, 0.25), np.ones(n, np.int32), np.zeros(n, np.int32),
+          np.zeros(n))
+    ir = fresh.inspect_llvm(fresh.signatures[0])
+    assert re.search(r"<\d+ x i64>", ir) and re.search(r"fdiv <\d+ x double>", ir)
 
 
 def test_generated_compartment_kernels_vectorise():

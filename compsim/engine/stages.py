@@ -101,7 +101,8 @@ class ModelUpdate(Stage):
         f.emit(2, f"for i in {neuron_loop}(n):")
         f.emit_all(3, body)
         if events_mode:
-            f.emit(2, f"{out.use(rng.poisson_events)}(step, key, acc_, thr_, count_, {f.array(own, 'spk')}[b])")
+            f.emit(2, f"{f.array(own, 'nsp')}[b] = {out.use(rng.poisson_events)}(step, key, acc_, thr_, count_, "
+                      f"{f.array(own, 'spk')}[b], {f.array(own, 'spike_draw')}[b])")
         f.emit(2, f"{first_bad}[b] = {find_bad}({st}, b) if nonfinite > 0 else -1")
         f.emit_all(1, tail)
         f.emit(1, f"for b in range({st}.shape[1]):")
@@ -121,6 +122,8 @@ class CollectSpikes(Stage):
 
     A population that feeds a ``same_step`` projection collects right after its own update
     instead, so that the projection can deliver within the step (:mod:`compsim.engine.plan`).
+    In spike mode ``'poisson_events'`` the update has listed the spiking neurons already
+    (:func:`compsim.rng.poisson_events`), and this stage keeps their place in the schedule.
     """
 
     phase = "spikes"
@@ -134,5 +137,8 @@ class CollectSpikes(Stage):
 
     def emit(self, out):
         own = self.subject.owner
+        if self.subject.spike_mode == "poisson_events":
+            out.comment(f"spikes of {self.subject.name}: listed by its update (poisson_events)")
+            return
         collect = out.use(kernels.collect_spikes)
         out.emit(f"{collect}({out.array(own, 'cnt')}, {out.array(own, 'spk')}, {out.array(own, 'nsp')})")

@@ -104,34 +104,55 @@ class SegregatedLearning:
 
 # -- per-step work ---------------------------------------------------------------------------------
 @njit(cache=True)
-def presynaptic_fir(cnt, ring, taps, step, sums, in_window, lag):
-    """Filtered presynaptic spike trains, FIR kernel, as the postsynaptic neurons see them in step t:
-    ``psp(t) = sum_k taps[k] cnt(t - lag - k)``, k = 0 .. n_taps - 1; ``lag`` 1 when the projection's
-    spikes act from the next step on, 0 for a ``same_step`` projection.
+def presynaptic_fir(cnt, spk, nsp, ring, taps, step, first, end, sums, in_window, lag):
+    """Window sums of the filtered presynaptic spike trains, FIR kernel, as the postsynaptic neurons see them.
 
-    ``cnt`` (B, n) this step's counts; ``ring`` (n_taps, B, n) the counts of
-    the last n_taps steps (step s in slot ``s % n_taps``). Stores ``cnt(t)`` and
-    adds ``psp(t)`` to ``sums`` (B, n) when ``in_window``.
+    Adds ``sum_{t=first}^{end-1} psp(t)`` to ``sums`` (B, n), where
+    ``psp(t) = sum_k taps[k] cnt(t - lag - k)``, k = 0 .. n_taps - 1; ``lag`` is 1 when the
+    projection's spikes act from the next step on, 0 for a ``same_step`` projection.
+
+    The sum is gathered spike by spike: the count of neuron j at step s enters once, with
+    ``G(s) = sum of taps[k] over first <= s + lag + k <= end - 1`` (the taps that fall into the
+    window). Called every step; in the window's steps (``in_window``) it adds the spikes of step
+    ``t - lag``, at the window's first step also those of the ``n_taps - 1`` steps before it, read
+    from ``ring`` (n_taps, B, n): the counts of the last n_taps steps (step s in slot ``s % n_taps``),
+    which it updates every step from the spike list ``spk``/``nsp``.
     """
     n_taps = ring.shape[0]
     for b in range(cnt.shape[0]):
-        if lag == 0:
-            _store_counts(cnt[b], ring[step % n_taps, b])
+        acc = sums[b]
         if in_window:
-            acc = sums[b]
-            for k in range(n_taps):
-                row = ring[(step - lag - k) % n_taps, b]
-                tap = taps[k]
-                for i in range(acc.shape[0]):
-                    acc[i] += tap * row[i]
-        if lag != 0:  # the slot held cnt(t - n_taps), read above
-            _store_counts(cnt[b], ring[step % n_taps, b])
+            if step == first:  # spikes before the window whose filtered trace reaches into it
+                for s in range(step - lag - n_taps + 1, step - lag):
+                    _add_scaled(ring[s % n_taps, b], _window_taps(taps, s + lag, first, end), acc)
+            g = _window_taps(taps, step, first, end)
+            if lag == 0:
+                counts = cnt[b]
+                for q in range(nsp[b]):
+                    j = spk[b, q]
+                    acc[j] += g * counts[j]
+            else:
+                _add_scaled(ring[(step - 1) % n_taps, b], g, acc)
+        row = ring[step % n_taps, b]  # this step's counts replace those of step - n_taps
+        row[:] = 0.0
+        for q in range(nsp[b]):
+            j = spk[b, q]
+            row[j] = cnt[b, j]
 
 
 @njit(cache=True, inline="always")
-def _store_counts(counts, dst):
-    for i in range(dst.shape[0]):
-        dst[i] = counts[i]
+def _window_taps(taps, t, first, end):
+    """Sum of ``taps[k]`` over the k with ``first <= t + k <= end - 1`` (a spike acting from step t on)."""
+    g = 0.0
+    for k in range(max(0, first - t), min(taps.shape[0], end - t)):
+        g += taps[k]
+    return g
+
+
+@njit(cache=True, inline="always")
+def _add_scaled(row, g, acc):
+    for i in range(acc.shape[0]):
+        acc[i] += g * row[i]
 
 
 @njit(cache=True)
