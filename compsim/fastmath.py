@@ -1,4 +1,5 @@
-"""Vectorisable elementary functions for model kernels: ``exp``, ``log``, ``sigmoid`` and ``exprel``.
+"""Vectorisable elementary functions for model kernels: ``exp``, ``log``, ``sigmoid``, ``exprel`` and
+``flush_subnormal``.
 
 Numba calls the C library's ``exp`` for ``math.exp``, one element at a time:
 a loop over neurons that contains it cannot be vectorised. :func:`exp` here is
@@ -114,6 +115,12 @@ def log(x):
     if not x >= 0.0:  # negative or NaN
         y = math.nan
     return y
+
+
+@njit(cache=True, inline="always")
+def flush_subnormal(x):
+    """``x``, or 0 where ``|x|`` is below the smallest normal double (2.2e-308); vectorisable."""
+    return x if abs(x) >= _MIN_NORMAL else 0.0
 
 
 @njit(cache=True, inline="always")

@@ -187,7 +187,7 @@ def build(exp):
     faithful = exp.mode == "faithful"
     seg = build_segregated_network(
         exp.hidden, seed=exp.seed, dt=1.0, g_a=0.0, batch=exp.batch,
-        method="euler" if faithful else "exponential_euler", spike_mode="poisson_events" if faithful else "bernoulli",
+        method="euler" if faithful else "exponential_euler", spike_mode="poisson_events",
         synapse=cs.TruncatedDoubleExponential() if faithful else cs.DoubleExponential(3.0, 10.0),
         sparse_feedback=exp.sparse_feedback, same_step=faithful, parallel=False)
     rule = SegregatedLearning(exp.learning_rates(), feedback=exp.feedback, feedback_etas=exp.feedback_etas)

@@ -1,10 +1,11 @@
-"""compsim.fastmath against the C library: exp and log within one ulp, special values, sigmoid, exprel."""
+"""compsim.fastmath against the C library: exp and log within one ulp, special values, sigmoid, exprel,
+flush_subnormal."""
 import math
 
 import numpy as np
 from numba import njit
 
-from compsim.fastmath import exp, exprel, log, sigmoid
+from compsim.fastmath import exp, exprel, flush_subnormal, log, sigmoid
 
 
 @njit
@@ -87,3 +88,10 @@ def test_exprel_against_expm1():
     safe = np.where(x == 0.0, 1.0, x)
     want = np.where(x == 0.0, 1.0, np.expm1(x) / safe)
     np.testing.assert_allclose(got, want, rtol=2e-13, atol=0)
+
+
+def test_flush_subnormal_zeroes_only_subnormals():
+    tiny = np.finfo(float).tiny
+    x = np.array([tiny, -tiny, tiny / 2, -5e-324, 0.0, 1.0, -3.5, np.inf])
+    got = np.array([flush_subnormal(v) for v in x])
+    np.testing.assert_array_equal(got, [tiny, -tiny, 0.0, 0.0, 0.0, 1.0, -3.5, np.inf])
