@@ -5,7 +5,7 @@
 Measures, on the embedded MNIST digits, after compilation (reported apart):
 
 * faithful mode (batch 1, Poisson counts, 10-step kernel): training and test images/s;
-* fast mode (``--batch`` copies, Bernoulli spikes, untruncated kernel): training and test images/s.
+* fast mode (``--batch`` copies, Poisson counts, untruncated kernel): training and test images/s.
 
 and prints them next to the original NumPy code's speed on one core of the
 project's reference machine (``../shared/guerguiev.md`` section 8: 46-54

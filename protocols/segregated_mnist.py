@@ -27,8 +27,7 @@ Modes:
 ``fast``
     for throughput: B copies each present their own example and the weight
     changes are averaged over the mini-batch; the exact (exponential Euler)
-    step, the untruncated kernel,
-    Bernoulli spikes (at most one per step), learning rates scaled by
+    step, the untruncated kernel, Poisson counts as in faithful mode, learning rates scaled by
     ``eta_scale`` (default ``min(sqrt(B), MAX_FAST_ETA_SCALE)``, to make up for B times fewer
     updates: above about 4 times the paper's rates the rule is unstable; at B = 64 a factor of 8
     reached 47.7 % held out after 3 epochs, 4 reached 74.9 %, and 16 silences the network).

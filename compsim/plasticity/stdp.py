@@ -47,6 +47,7 @@ import numpy as np
 from numba import njit
 
 from ..checks import check_choice, check_number, check_positive
+from ..fastmath import flush_subnormal
 from .rule import Rule, RuleStage
 
 
@@ -236,12 +237,13 @@ def _depress(w, x_post, count, amplitude, k):
 
 @njit(cache=True, inline="always")
 def _decay_traces(x_pre, x_post, x_pre2, x_post2, k):
-    """Every trace decays by one step with its own factor (``exp(-dt / tau)``)."""
+    """Every trace decays by one step with its own factor (``exp(-dt / tau)``), to 0 below the smallest
+    normal double (:func:`compsim.fastmath.flush_subnormal`)."""
     for trace, factor in ((x_pre, k[0]), (x_post, k[1]), (x_pre2, k[8]), (x_post2, k[9])):
         for b in range(trace.shape[0]):
             row = trace[b]
             for i in range(row.shape[0]):
-                row[i] *= factor
+                row[i] = flush_subnormal(row[i] * factor)
 
 
 @njit(cache=True, inline="always")

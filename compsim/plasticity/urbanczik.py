@@ -35,6 +35,7 @@ import numpy as np
 from numba import njit
 
 from ..checks import check_number, check_positive
+from ..fastmath import flush_subnormal
 from ..synapses import Exponential
 from .rule import Rule, RuleStage
 
@@ -114,8 +115,8 @@ def urbanczik_senn_dense(cnt_pre, cnt_post, post_state, row_vd, d_syn, x, psp, p
     n_copies = cnt_pre.shape[0]
     for b in range(n_copies):
         for i in range(x.shape[1]):
-            psp[b, i] = a * psp[b, i] + b_coef * x[b, i]
-            x[b, i] = d_syn * x[b, i] + cnt_pre[b, i]
+            psp[b, i] = flush_subnormal(a * psp[b, i] + b_coef * x[b, i])  # traces of silent inputs: 0, not subnormal
+            x[b, i] = flush_subnormal(d_syn * x[b, i] + cnt_pre[b, i])
         for j in range(err.shape[1]):
             v_star = (g_ls * e_l + g_d * post_state[row_vd, b, j]) / (g_ls + g_d)
             e = math.exp(beta * (theta - v_star))
@@ -126,7 +127,7 @@ def urbanczik_senn_dense(cnt_pre, cnt_post, post_state, row_vd, d_syn, x, psp, p
         for j in range(wt.shape[1]):
             total = 0.0
             for b in range(n_copies):
-                v = d_delta * pi[b, i, j] + err[b, j] * psp[b, i]
+                v = flush_subnormal(d_delta * pi[b, i, j] + err[b, j] * psp[b, i])
                 pi[b, i, j] = v
                 total += v
             wt[i, j] = min(max(wt[i, j] + scale * total, w_min), w_max)
