@@ -302,10 +302,13 @@ class Projection:
             body = [f"jump = ring{r}[i]", f"ring{r}[i] = 0.0", f"a = tr{r}_0[i] + jump"]
         else:  # zero delay, one trace: jumps were added to the trace directly
             body = [f"a = tr{r}_0[i]"]
-        flush, tiny = f.out.use(flush_subnormal), repr(float(np.finfo(self.store.get(self.owner, "trace").dtype).tiny))
-        body.append(f"tr{r}_0[i] = {flush}(a * d{r}[0], {tiny})")  # no subnormal traces (they are slow)
+        # a decaying trace becomes 0 rather than subnormal (slow arithmetic)
+        flush = f.out.use(flush_subnormal)
+        tiny = repr(float(np.finfo(self.store.get(self.owner, "trace").dtype).tiny))
+        body.append(f"tr{r}_0[i] = {flush}(a * d{r}[0], {tiny})")
         if n_traces == 2:
-            body += [f"a2 = tr{r}_1[i] + jump", f"tr{r}_1[i] = {flush}(a2 * d{r}[1], {tiny})", f"a = d{r}[2] * (a - a2)"]
+            body += [f"a2 = tr{r}_1[i] + jump", f"tr{r}_1[i] = {flush}(a2 * d{r}[1], {tiny})",
+                     f"a = d{r}[2] * (a - a2)"]
         body.append(f"{x} {'=' if first else '+='} a")
         return {"head": head, "copy": copy, "body": body}
 

@@ -158,7 +158,6 @@ def draw_spikes(lam, mode, key, neuron, step):
     return poisson_spikes(lam, key, neuron, step)
 
 
-
 @njit(cache=True, inline="always")
 def exponential(key, neuron, step, k):
     """Unit-mean exponential variate for (key, neuron, step, draw index k): ``-log(1 - u)``, u uniform in [0, 1)

@@ -181,9 +181,8 @@ def presynaptic_traces(cnt, traces, factors, sums, in_window, lag):
 
 @njit(cache=True, inline="always")
 def _advance_traces(counts, x0, x1, factors, two):
-    """``x <- x * decay + count``; a trace decaying below the smallest normal double becomes 0 (the traces of
-    inputs silent for thousands of steps would otherwise be subnormal numbers, whose arithmetic is about a
-    hundred times slower)."""
+    """``x <- x * decay + count``; a trace decaying below the smallest normal double becomes 0
+    (:func:`compsim.fastmath.flush_subnormal`)."""
     for i in range(x0.shape[0]):
         x0[i] = flush_subnormal(x0[i] * factors[0] + counts[i])
     if two:
