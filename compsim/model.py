@@ -50,6 +50,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import rng
 from .checks import check_array, check_choice, check_count, check_number
 from .units import magnitude
 
@@ -211,6 +212,14 @@ class Population:
             for r, var in enumerate(self.state_vars):
                 value = var.init(self.p) if callable(var.init) else var.init
                 state[r] = np.reshape(value, (-1, 1)) if np.ndim(value) else value  # per-copy: one row each
+
+    def emit_poisson_events(self, f, acc, thr, counts):
+        """The line that ends copy ``b``'s step in spike mode ``'poisson_events'``: the neurons flagged by
+        :func:`compsim.rng.integrate_intensity` get their exact counts, and the spiking ones become this
+        step's spike list (:func:`compsim.rng.poisson_events`). ``f``: the generated function being written."""
+        own = self.owner
+        return (f"{f.array(own, 'nsp')}[b] = {f.out.use(rng.poisson_events)}(step, key, {acc}, {thr}, {counts}, "
+                f"{f.array(own, 'spk')}[b], {f.array(own, 'spike_draw')}[b])")
 
     def validate(self, dt):
         """Check parameters against the time step ``dt`` (ms); override to add checks."""

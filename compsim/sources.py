@@ -30,7 +30,7 @@ from .units import magnitude
 from .engine import kernels
 from .engine.plan import Stage
 from .model import Param, Population, Var, check_spike_mode
-from .rng import BERNOULLI, POISSON, draw_spikes, integrate_intensity, poisson_events
+from .rng import BERNOULLI, POISSON, draw_spikes, integrate_intensity
 
 
 class PoissonSource(Population):
@@ -212,8 +212,7 @@ class PoissonDraw(Stage):
             f.emit(2, f"thr = {f.array(src.owner, 'spike_thr')}[b]")
             f.emit(2, f"for i in {neuron_loop}(counts.shape[0]):")
             f.emit(3, f"counts[i] = {out.use(integrate_intensity)}(acc, thr, i, rate[i] * dt * 1e-3)")
-            f.emit(2, f"{f.array(src.owner, 'nsp')}[b] = {out.use(poisson_events)}(step, key, acc, thr, counts, "
-                      f"{f.array(src.owner, 'spk')}[b], {f.array(src.owner, 'spike_draw')}[b])")
+            f.emit(2, src.emit_poisson_events(f, "acc", "thr", "counts"))
         else:
             f.emit(2, f"for i in {neuron_loop}(counts.shape[0]):")
             f.emit(3, f"counts[i] = {out.use(draw_spikes)}(rate[i] * dt * 1e-3, {src.mode_code}, key, i, step)")

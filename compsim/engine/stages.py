@@ -101,8 +101,7 @@ class ModelUpdate(Stage):
         f.emit(2, f"for i in {neuron_loop}(n):")
         f.emit_all(3, body)
         if events_mode:
-            f.emit(2, f"{f.array(own, 'nsp')}[b] = {out.use(rng.poisson_events)}(step, key, acc_, thr_, count_, "
-                      f"{f.array(own, 'spk')}[b], {f.array(own, 'spike_draw')}[b])")
+            f.emit(2, pop.emit_poisson_events(f, "acc_", "thr_", "count_"))
         f.emit(2, f"{first_bad}[b] = {find_bad}({st}, b) if nonfinite > 0 else -1")
         f.emit_all(1, tail)
         f.emit(1, f"for b in range({st}.shape[1]):")
