@@ -2,6 +2,7 @@
 
 ``compsim run SCRIPT [ARGS...]``   run a simulation script (as ``python SCRIPT``)
 ``compsim info FILE.h5``           what a result file holds: monitors, sizes, metadata, versions
+``compsim info --backends``        which backends (``Network(backend=...)``) can run here, and on what
 ``compsim plot FILE.h5 -o DIR``    traces, rasters and population rates (``--neurons``, ``--window``,
                                    ``--format png|pdf|svg``, ``--copy B`` for batched runs)
 ``compsim demo [-o DIR]``          the main demo (COBA and the segregated-dendrite network on MNIST)
@@ -26,6 +27,10 @@ def _run(args):
 
 
 def _info(args):
+    if args.backends:
+        return _backends()
+    if args.file is None:
+        raise SystemExit("compsim info: give a result file (FILE.h5) or --backends")
     from .io.hdf5 import read_metadata
 
     attrs, network, monitors = read_metadata(args.file)  # never reads the recorded data
@@ -47,6 +52,18 @@ def _info(args):
     for proj in net.get("projections", []):
         print(f"  {proj['pre']} -> {proj['post']}.{proj['target']}: {proj['kind']}, {proj['n_synapses']} synapses, "
               f"delay {proj['delay_steps']} steps, {json.dumps(proj['synapse'])}")
+    return 0
+
+
+def _backends():
+    """Print each backend, whether it can run here, and on what."""
+    import numba
+
+    from .engine import cuda
+
+    print(f"cpu:  available: Numba {numba.__version__}, {numba.config.NUMBA_NUM_THREADS} threads")
+    ok, detail = cuda.availability()
+    print(f"cuda: {'available' if ok else 'not available'}: {detail}")
     return 0
 
 
@@ -115,8 +132,9 @@ def main(argv=None):
     p.add_argument("script")
     p.add_argument("args", nargs=argparse.REMAINDER)
     p.set_defaults(func=_run)
-    p = sub.add_parser("info", help="describe a result file")
-    p.add_argument("file")
+    p = sub.add_parser("info", help="describe a result file, or list the backends")
+    p.add_argument("file", nargs="?")
+    p.add_argument("--backends", action="store_true", help="list the backends that can run here")
     p.set_defaults(func=_info)
     p = sub.add_parser("plot", help="plot a result file")
     p.add_argument("file")

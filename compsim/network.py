@@ -25,6 +25,7 @@ import numpy as np
 
 from .checks import check_choice, check_count, check_number, check_positive
 from .engine import checkpoint, cpu
+from .engine import cuda as cuda_backend
 from .engine.plan import build_plan, describe_plan
 from .engine.state import StateStore
 from .io.hdf5 import H5Writer
@@ -84,10 +85,15 @@ class Network:
         copies together); with a batch, threads share out the copies.
     threads : int or None
         Numba threads to use (None: Numba's default, all cores).
+    backend : {'cpu', 'cuda'}
+        Where the chunk loop runs: the Numba-compiled CPU loop, or one CUDA kernel per chunk on an
+        NVIDIA GPU (:mod:`compsim.engine.cuda`; needs ``pip install "compsim[cuda]"``, or numba's
+        simulator with ``NUMBA_ENABLE_CUDASIM=1``). The state lives on the GPU during a run and is
+        copied back when the run ends, so scripts read and write it as on the CPU.
     """
 
     def __init__(self, dt=0.1, seed=0, *, batch=1, first_copy=0, method="exponential_euler", dtype="float64",
-                 chunk_steps=1000, parallel="auto", threads=None):
+                 chunk_steps=1000, parallel="auto", threads=None, backend="cpu"):
         self.dt = check_positive("dt", dt, "ms", owner="Network")
         self.seed = check_count("seed", seed, lo=0, owner="Network")
         if self.seed >= 2**63:
@@ -101,6 +107,10 @@ class Network:
         self.chunk_steps = check_count("chunk_steps", chunk_steps, owner="Network")
         self.parallel = check_choice("parallel", parallel, ("auto", True, False), owner="Network")
         self.threads = None if threads is None else check_count("threads", threads, owner="Network")
+        self.backend = check_choice("backend", backend, ("cpu", "cuda"), owner="Network")
+        if self.backend == "cuda":
+            cuda_backend.require()
+        self._device = None  # the CUDA backend's device arrays
         self.populations, self.projections, self.monitors, self.protocols = [], [], [], []
         self.store = StateStore()
         self.step = 0
@@ -286,6 +296,7 @@ class Network:
             "first_copy": self.first_copy,
             "method": self.method,
             "dtype": str(self.dtype),
+            "backend": self.backend,
             "populations": {p.name: p.describe() for p in self.populations},
             "projections": [j.describe() for j in self.projections],
             "monitors": {m.name: {"kind": m.kind, "population": m.population.name} for m in self.monitors},
@@ -350,10 +361,14 @@ class Network:
         else:
             parallel = {p.owner for p in self.populations} if self.parallel else set()
         plan = self.plan()
-        text, args = cpu.generate(plan, self.store, frozenset(parallel))
+        if self.backend == "cuda":
+            text, args = cuda_backend.generate(plan, self.store)
+        else:
+            text, args = cpu.generate(plan, self.store, frozenset(parallel))
         self._keys = self.stream_keys()
         t1 = time.perf_counter()
-        fn = cpu.load(text)
+        fn = cuda_backend.load(text) if self.backend == "cuda" else cpu.load(text)
+        self._device = cuda_backend.DeviceState(self, fn, args) if self.backend == "cuda" else None
         self._program = (fn, args, text, [s for _, stages in plan for s in stages])
         if self.step == 0 and not self.store.has_initial:
             self.store.remember_initial()
@@ -388,8 +403,11 @@ class Network:
 
     def _call(self, n_steps):
         fn, args, _, _ = self._program
-        store = self.store
-        fn(n_steps, self.step, self.dt, self._status, self._keys, *[store[a] for a in args])
+        if self._device is not None:
+            self._device.call(n_steps, self.step, self.dt, self._status, self._keys)
+        else:
+            store = self.store
+            fn(n_steps, self.step, self.dt, self._status, self._keys, *[store[a] for a in args])
         return int(self._status[cpu.STEPS_DONE]), int(self._status[cpu.STOP_REASON])
 
     # -- running --------------------------------------------------------------------
@@ -503,7 +521,8 @@ class Network:
             self._marks = ([], [])
         start_wall = time.perf_counter()
         t_start = self.t
-        with deferred_signals() as signals:  # Ctrl-C / SIGTERM stop the run between two chunks
+        # Ctrl-C / SIGTERM stop the run between two chunks
+        with deferred_signals() as signals, self._on_device():
             while self.step < end:
                 n = min(chunk, end - self.step)
                 for stage in stages:
@@ -522,6 +541,18 @@ class Network:
                 signals.raise_if_signalled()
         if progress:
             sys.stderr.write("\n")
+
+    @contextlib.contextmanager
+    def _on_device(self):
+        """The CUDA backend: the state goes to the device for the run and comes back when it ends (however)."""
+        if self._device is None:
+            yield
+            return
+        self._device.begin_run()
+        try:
+            yield
+        finally:
+            self._device.end_run()
 
     def _diverged(self):
         status = self._status

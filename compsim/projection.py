@@ -287,10 +287,11 @@ class Projection:
         return self.delay_steps > 0 or self.synapse.n_traces != 1
 
     # -- code generation ------------------------------------------------------------
-    def emit_input(self, f, x, first):
-        """Lines of the post population's loop that add this projection's input to port variable ``x``."""
+    def emit_input(self, f, x, first, per_neuron=False):
+        """Lines of the post population's loop that add this projection's input to port variable ``x``
+        (``per_neuron``: without passes over a copy's neurons, for the CUDA backend's thread per neuron)."""
         if self.fir:
-            return self._emit_fir_input(f, x, first)
+            return self._emit_fir_input(f, x, first, per_neuron)
         r = self.index
         tr, ring, decay = f.array(self.owner, "trace"), f.array(self.owner, "ring"), f.array(self.owner, "decay")
         n_traces = self.synapse.n_traces
@@ -312,18 +313,23 @@ class Projection:
         body.append(f"{x} {'=' if first else '+='} a")
         return {"head": head, "copy": copy, "body": body}
 
-    def _emit_fir_input(self, f, x, first):
-        """FIR kernel: ``x = sum_k kappa(k dt) * (jumps due k - 1 steps ago)``, k = 1 .. n_taps, summed for
-        the whole copy in one pass before the neuron loop (one array in the neuron loop instead of n_taps, so
-        that it vectorises; the taps are literals, the sum runs newest slot first), which also zeroes the
-        oldest slot: this step's delivery writes into it (due delay_steps + 1 steps later)."""
+    def _emit_fir_input(self, f, x, first, per_neuron):
+        """FIR kernel: ``x = sum_k kappa(k dt) * (jumps due k - 1 steps ago)``, k = 1 .. n_taps (the taps are
+        literals, the sum runs newest slot first), which also zeroes the oldest slot: this step's delivery
+        writes into it (due delay_steps + 1 steps later). On the CPU summed for the whole copy in one pass
+        before the neuron loop (one array in the neuron loop instead of n_taps, so that it vectorises);
+        ``per_neuron``: in the neuron's own lines, in the same order."""
         r = self.index
-        ring, total = f.array(self.owner, "ring"), f.array(self.owner, "fir_sum")
+        ring = f.array(self.owner, "ring")
         taps = self.store.get(self.owner, "decay")  # kappa(k dt), k = 1 .. n_taps
         rows = [f"fr{r}_{k} = {ring}[(step - {k}) % {ring}.shape[0], b]" for k in range(taps.size)]
         terms = " + ".join(f"{float(t)!r} * fr{r}_{k}[i]" for k, t in enumerate(taps))
-        copy = [*rows, f"fir{r} = {total}[b]", "for i in range(n):", f"    fir{r}[i] = {terms}",
-                f"    fr{r}_{taps.size - 1}[i] = 0.0"]
+        oldest = f"fr{r}_{taps.size - 1}[i] = 0.0"
+        if per_neuron:
+            return {"head": [], "copy": rows, "body": [f"fir{r} = {terms}", oldest,
+                                                        f"{x} {'=' if first else '+='} fir{r}"]}
+        total = f.array(self.owner, "fir_sum")
+        copy = [*rows, f"fir{r} = {total}[b]", "for i in range(n):", f"    fir{r}[i] = {terms}", f"    {oldest}"]
         body = [f"{x} {'=' if first else '+='} fir{r}[i]"]
         return {"head": [], "copy": copy, "body": body}
 
@@ -379,15 +385,25 @@ class _Delivery(Stage):
         own = self.subject.pre.owner
         return f"{out.array(own, 'spk')}, {out.array(own, 'nsp')}, {out.array(own, 'cnt')}[0]"
 
-    def emit(self, out):
+    def target(self, out):
+        """Where the input goes: (B, n_post)."""
         j = self.subject
         if j.uses_ring:  # read from step + delay_steps + lead on (a FIR kernel keeps reading it n_taps steps)
             ring = out.array(j.owner, "ring")
-            target = f"{ring}[(step + {j.delay_steps + self.lead}) % {ring}.shape[0]]"
-        else:
-            target = f"{out.array(j.owner, 'trace')}[0]"
-        args = ", ".join(out.array(j.owner, f) for f in self.fields)
-        out.emit(f"{out.use(self.kernel)}({self.source(out)}, {args}, {target})")
+            return f"{ring}[(step + {j.delay_steps + self.lead}) % {ring}.shape[0]]"
+        return f"{out.array(j.owner, 'trace')}[0]"
+
+    def emit(self, out):
+        args = ", ".join(out.array(self.subject.owner, f) for f in self.fields)
+        out.emit(f"{out.use(self.kernel)}({self.source(out)}, {args}, {self.target(out)})")
+
+    def emit_gather(self, out, gather, args):
+        """CUDA backend: one thread per copy and target runs ``gather(b, i, *args, target)``."""
+        n_post = self.subject.post.n
+        out.comment(self.describe())
+        out.grid_loop("cell", f"{self.subject.post.batch * n_post}")
+        out.emit(f"{out.use(gather)}(cell // {n_post}, cell % {n_post}, {args}, {self.target(out)})", 1)
+        out.end_stage()
 
 
 class DenseDelivery(_Delivery):
@@ -396,12 +412,25 @@ class DenseDelivery(_Delivery):
     kernel = staticmethod(kernels.deliver_dense)
     fields = ("wt", "dense_counts", "dot_out")
 
+    def emit_cuda(self, out):
+        self.emit_gather(out, kernels.gather_dense, f"{self.source(out)}, {out.array(self.subject.owner, 'wt')}")
+
 
 class SparseDelivery(_Delivery):
     """CSR weights, event-driven (:func:`compsim.engine.kernels.deliver_sparse`)."""
 
     kernel = staticmethod(kernels.deliver_sparse)
     fields = ("indptr", "indices", "w")
+
+    def emit_cuda(self, out):
+        """Each target sums its synapses in the CPU's order, listed post-major (:func:`compsim.engine.kernels.post_major`)."""
+        j = self.subject
+        listing = kernels.post_major(j.store.get(j.owner, "indptr"), j.store.get(j.owner, "indices"), j.post.n)
+        for field, array in zip(("post_ptr", "post_pre", "post_syn"), listing):
+            j.store.adopt(j.owner, field, array, kind="scratch", doc=f"synapses of '{j.pre.name}' -> '{j.post.name}' by target")
+        cnt = out.array(j.pre.owner, "cnt")
+        args = ", ".join(out.array(j.owner, f) for f in ("post_ptr", "post_pre", "post_syn", "w"))
+        self.emit_gather(out, kernels.gather_sparse, f"{cnt}[0], {args}")
 
 
 class _GradedDelivery(_Delivery):
@@ -430,6 +459,9 @@ class GradedDenseDelivery(_GradedDelivery):
 
     kernel = staticmethod(kernels.deliver_graded_dense)
     fields = ("wt", "dot_out")
+
+    def emit_cuda(self, out):
+        self.emit_gather(out, kernels.gather_graded, f"{self.source(out)}, {out.array(self.subject.owner, 'wt')}")
 
 
 class GradedSparseDelivery(_GradedDelivery):

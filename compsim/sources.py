@@ -220,6 +220,25 @@ class PoissonDraw(Stage):
         out.comment(f"source {src.index}: {src.name} (PoissonSource)")
         out.emit(f.call("step", "s", "dt", f"keys[{src.index}]"))
 
+    def emit_cuda(self, out):
+        """One thread per neuron and copy; in spike mode ``'poisson_events'`` then one per copy for the draws."""
+        src = self.subject
+        cnt, rates = out.array(src.owner, "cnt"), out.array(src.owner, "rates")
+        out.comment(f"source {src.index}: {src.name} (PoissonSource)")
+        out.grid_loop("cell", f"{src.batch * src.n}")
+        out.emit_all([f"b = cell // {src.n}", f"i = cell % {src.n}", f"key = keys[{src.index}, b]",
+                      f"lam = {rates}[s if {rates}.shape[0] > 1 else 0, b if {rates}.shape[1] > 1 else 0, i] * dt * 1e-3"], 1)
+        if src.spike_mode == "poisson_events":
+            acc, thr = out.array(src.owner, "spike_acc"), out.array(src.owner, "spike_thr")
+            out.emit(f"{cnt}[0, b, i] = {out.use(integrate_intensity)}({acc}[b], {thr}[b], i, lam)", 1)
+            out.barrier()
+            out.grid_loop("b", f"{src.batch}")
+            out.emit(f"key = keys[{src.index}, b]", 1)
+            out.emit(src.emit_poisson_events(out, f"{acc}[b]", f"{thr}[b]", f"{cnt}[0, b]"), 1)
+        else:
+            out.emit(f"{cnt}[0, b, i] = {out.use(draw_spikes)}(lam, {src.mode_code}, key, i, step)", 1)
+        out.end_stage()
+
 
 class SpikeTrainSource(Population):
     """Replays given spikes: neuron ``indices[k]`` spikes at ``times[k]`` (ms), in every copy."""
@@ -263,12 +282,21 @@ class SpikeReplay(Stage):
     phase = "sources"
     verb = "replay"
 
-    def emit(self, out):
+    def call(self, out):
         own = self.subject.owner
-        replay = out.use(kernels.replay_spikes)
         args = [out.array(own, f) for f in ("spike_steps", "spike_neurons", "cursor", "cnt")]
         out.comment(f"source {self.subject.index}: {self.subject.name} (SpikeTrainSource)")
-        out.emit(f"{replay}(step, {', '.join(args)})")
+        return f"{out.use(kernels.replay_spikes)}(step, {', '.join(args)})"
+
+    def emit(self, out):
+        out.emit(self.call(out))
+
+    def emit_cuda(self, out):
+        """Thread 0 replays (one step's spikes: a short list)."""
+        call = self.call(out)
+        out.emit("if tid == 0:")
+        out.emit(call, 1)
+        out.end_stage()
 
 
 class ActivitySource(Population):

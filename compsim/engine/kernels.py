@@ -23,33 +23,38 @@ COLLECT_BLOCK = 64
 
 @njit(cache=True)
 def collect_spikes(cnt, spk, nsp):
-    """Per copy ``b``: the indices of neurons with ``cnt[0, b, i] > 0`` into ``spk[b]``, their number into ``nsp[b]``.
+    """Per copy ``b``: the indices of neurons with ``cnt[0, b, i] > 0`` into ``spk[b]``, their number into ``nsp[b]``
+    (:func:`collect_copy`)."""
+    for b in range(spk.shape[0]):
+        nsp[b] = collect_copy(cnt[0, b], spk[b])
+
+
+@njit(cache=True)
+def collect_copy(counts, out):
+    """The indices of the neurons with ``counts[i] > 0``, in ascending order, into ``out``; returns their number.
 
     Counts are >= 0; blocks of :data:`COLLECT_BLOCK` neurons whose OR is zero
     (no spike: nearly all of them in sparse activity) are skipped after one
-    vectorised pass.
+    vectorised pass. One copy at a time (the CUDA backend gives each copy a thread).
     """
-    for b in range(spk.shape[0]):
-        counts = cnt[0, b]
-        out = spk[b]
-        n = counts.shape[0]
-        k = 0
-        full = n // COLLECT_BLOCK
-        for block in range(full):
-            start = block * COLLECT_BLOCK
-            seen = 0
-            for i in range(COLLECT_BLOCK):  # fixed trip count: vectorised
-                seen |= counts[start + i]
-            if seen != 0:
-                for i in range(start, start + COLLECT_BLOCK):
-                    if counts[i] > 0:
-                        out[k] = i
-                        k += 1
-        for i in range(full * COLLECT_BLOCK, n):
-            if counts[i] > 0:
-                out[k] = i
-                k += 1
-        nsp[b] = k
+    n = counts.shape[0]
+    k = 0
+    full = n // COLLECT_BLOCK
+    for block in range(full):
+        start = block * COLLECT_BLOCK
+        seen = 0
+        for i in range(COLLECT_BLOCK):  # fixed trip count: vectorised
+            seen |= counts[start + i]
+        if seen != 0:
+            for i in range(start, start + COLLECT_BLOCK):
+                if counts[i] > 0:
+                    out[k] = i
+                    k += 1
+    for i in range(full * COLLECT_BLOCK, n):
+        if counts[i] > 0:
+            out[k] = i
+            k += 1
+    return k
 
 
 @njit(cache=True)
@@ -151,6 +156,57 @@ def deliver_graded_sparse(values, indptr, indices, w, target):
             if v != 0.0:
                 for s in range(indptr[j], indptr[j + 1]):
                     out[indices[s]] += v * w[s]
+
+
+# -- one target at a time: the delivery of the CUDA backend (a thread per copy and target). Each sums the
+# same terms in the same order as the event-driven CPU kernels above, so the bits agree wherever the device
+# rounds as the CPU does (no fused multiply-add).
+
+@njit(cache=True)
+def gather_dense(b, i, spk, nsp, cnt, wt, target):
+    """``target[b, i] += sum_k c_k W[i, j_k]`` over copy ``b``'s spikes ``j_k`` (ascending), as :func:`deliver_dense`'s
+    row adds do (its BLAS path for dense activity sums in the library's order instead)."""
+    acc = target[b, i]
+    for k in range(nsp[b]):
+        j = spk[b, k]
+        c = cnt[b, j]
+        acc += wt[j, i] if c == 1 else c * wt[j, i]
+    target[b, i] = acc
+
+
+@njit(cache=True)
+def gather_sparse(b, i, cnt, post_ptr, post_pre, post_syn, w, target):
+    """``target[b, i] += sum c_j w_s`` over the synapses ``s`` onto target ``i`` (listed by
+    :func:`post_major`: ascending presynaptic index, then synapse index) whose presynaptic neuron ``j``
+    spiked: the order in which :func:`deliver_sparse` adds them."""
+    acc = target[b, i]
+    for e in range(post_ptr[i], post_ptr[i + 1]):
+        c = cnt[b, post_pre[e]]
+        if c != 0:
+            acc += c * w[post_syn[e]]
+    target[b, i] = acc
+
+
+@njit(cache=True)
+def gather_graded(b, i, values, wt, target):
+    """``target[b, i] += sum_j W[i, j] values[b, j]`` (ascending j; :func:`deliver_graded_dense` sums in BLAS order,
+    so the two agree to rounding)."""
+    dot = 0.0
+    for j in range(values.shape[1]):
+        dot += wt[j, i] * values[b, j]
+    target[b, i] += dot
+
+
+def post_major(indptr, indices, n_post):
+    """A CSR matrix (rows = presynaptic neurons) listed by target: ``(post_ptr, post_pre, post_syn)``, the
+    synapses onto target ``i`` at ``post_ptr[i]:post_ptr[i + 1]``, by ascending presynaptic index, then synapse
+    index (a stable sort keeps the CSR order)."""
+    indptr, indices = np.asarray(indptr), np.asarray(indices)
+    order = np.argsort(indices, kind="stable")
+    pre = np.repeat(np.arange(indptr.size - 1, dtype=np.int64), np.diff(indptr))
+    post_ptr = np.zeros(n_post + 1, dtype=np.int64)
+    np.cumsum(np.bincount(indices, minlength=n_post), out=post_ptr[1:])
+    return post_ptr, pre[order], order.astype(np.int64)
 
 
 @njit(cache=True)

@@ -26,22 +26,23 @@ class ModelUpdate(Stage):
     def describe(self):
         return f"update {self.subject.name} ({type(self.subject).__name__})"
 
-    def emit(self, out):
+    def _lines(self, f, key, per_neuron=False):
+        """The update's lines, for the writer of a CPU helper function or the CUDA kernel (``f``):
+        ``head`` (once), ``copy`` (once per copy ``b``), ``body`` (per neuron ``i``), ``tail`` (after the
+        neurons; monitors' bookkeeping), and the names of the evolved variables. ``per_neuron``: no
+        per-copy passes over the neurons (each CUDA thread updates one neuron)."""
         pop = self.subject
         net, own = pop.network, pop.owner
         derive, update = pop.check_kernels(net.method)
         fields = pop.constant_names(net.dt, net.method)
-        const = out.named_tuple(f"{type(pop).__name__}Constants", fields)
-        f = out.function(f"step_pop{pop.index}", ("step", "dt", "keys"), parallel=own in out.parallel)
+        const = f.out.named_tuple(f"{type(pop).__name__}Constants", fields)
         st, cnt, par = f.array(own, "state"), f.array(own, "cnt"), f.array(own, "par")
-        first_bad = f.array(own, "first_bad")
-        copy_loop, neuron_loop = ("prange", "range") if f.parallel and pop.batch > 1 else ("range", f.loop)
         roles = [v.role for v in pop.state_vars]
         values = [f"s{r}" for r in range(len(roles))]
         inputs = [f"x{q}" for q in range(len(pop.ports))]
         counts = ["count"] + [f"event{e}" for e in range(len(pop.events))]
         head, copy, body, tail = [], [], [], []
-        copy.append("key = keys[b]")
+        copy.append(f"key = {key}")
         copy.append(f"c = {const}({', '.join(f'{par}[b, {j}]' for j in range(len(fields)))},)")
         copy += [f"{v}_ = {st}[{r}, b]" for r, v in enumerate(values)]
         copy += [f"{x}_ = {cnt}[{e}, b]" for e, x in enumerate(counts)]
@@ -52,7 +53,7 @@ class ModelUpdate(Stage):
             if not projs:
                 body.append(f"{x} = 0.0")
             for n, j in enumerate(projs):
-                lines = j.emit_input(f, x, first=n == 0)
+                lines = j.emit_input(f, x, first=n == 0, per_neuron=per_neuron)
                 head += lines["head"]
                 copy += lines["copy"]
                 body += lines["body"]
@@ -68,7 +69,7 @@ class ModelUpdate(Stage):
             arguments.append(f"grp{k}")
         derived = [v for r, v in enumerate(values) if roles[r] == "derived"]
         if derived:
-            name = out.use(derive, f"derive{pop.index}")
+            name = f.out.use(derive, f"derive{pop.index}")
             given = [v for r, v in enumerate(values) if roles[r] != "derived"]
             body.append(f"{', '.join(derived)}, = {name}(c, {', '.join(given + arguments)})")
             body += [f"{v}_[i] = {v}" for v in derived]
@@ -79,19 +80,31 @@ class ModelUpdate(Stage):
                 copy += lines["copy"]
                 body += lines["body"]
                 tail += lines["tail"]
-        name = out.use(update, f"update{pop.index}")
+        name = f.out.use(update, f"update{pop.index}")
         evolved = [v for r, v in enumerate(values) if roles[r] == "state"]
-        events_mode = pop.spike_mode == "poisson_events"  # the kernel returns the expected count instead
-        returned = (["expected"] + counts[1:]) if events_mode else counts
+        returned = (["expected"] + counts[1:]) if self.events_mode else counts
         body.append(f"{', '.join(evolved + returned)} = {name}(i, step, key, c, {', '.join(values + arguments)})")
-        if events_mode:  # integrate the intensity; neurons reaching their threshold count exactly after the loop
+        if self.events_mode:  # integrate the intensity; neurons reaching their threshold count exactly after the loop
             copy += [f"acc_ = {f.array(own, 'spike_acc')}[b]", f"thr_ = {f.array(own, 'spike_thr')}[b]"]
-            body.append(f"count = {out.use(rng.integrate_intensity)}(acc_, thr_, i, expected)")
+            body.append(f"count = {f.out.use(rng.integrate_intensity)}(acc_, thr_, i, expected)")
         body += [f"{v}_[i] = {v}" for v in evolved]
         body += [f"{x}_[i] = {x}" for x in counts]
+        return head, copy, body, tail, evolved
+
+    @property
+    def events_mode(self):
+        """Spike mode ``'poisson_events'``: the update returns the expected count, the engine draws."""
+        return self.subject.spike_mode == "poisson_events"
+
+    def emit(self, out):
+        pop = self.subject
+        own = pop.owner
+        f = out.function(f"step_pop{pop.index}", ("step", "dt", "keys"), parallel=own in out.parallel)
+        st, _, _, first_bad = (f.array(own, k) for k in ("state", "cnt", "par", "first_bad"))
+        head, copy, body, tail, evolved = self._lines(f, "keys[b]")
+        copy_loop, neuron_loop = ("prange", "range") if f.parallel and pop.batch > 1 else ("range", f.loop)
         # x - x is 0 unless x is NaN or inf: one reduction (prange-safe) over the evolved variables
         body.append(f"nonfinite += 1 if {' + '.join(f'({v} - {v})' for v in evolved)} != 0.0 else 0")
-
         find_bad = out.use(kernels.first_nonfinite)
         f.emit(1, f"n = {st}.shape[2]")
         f.emit_all(1, head)
@@ -100,7 +113,7 @@ class ModelUpdate(Stage):
         f.emit(2, "nonfinite = 0")
         f.emit(2, f"for i in {neuron_loop}(n):")
         f.emit_all(3, body)
-        if events_mode:
+        if self.events_mode:
             f.emit(2, pop.emit_poisson_events(f, "acc_", "thr_", "count_"))
         f.emit(2, f"{first_bad}[b] = {find_bad}({st}, b) if nonfinite > 0 else -1")
         f.emit_all(1, tail)
@@ -114,6 +127,28 @@ class ModelUpdate(Stage):
         out.emit("if bad >= 0:")
         for line in divergence_lines(pop.index, "bad"):
             out.emit(line, 1)
+
+    def emit_cuda(self, out):
+        """One thread per neuron and copy; a diverged cell goes into ``watch`` (the lowest wins)."""
+        pop = self.subject
+        own = pop.owner
+        head, copy, body, tail, evolved = self._lines(out, f"keys[{pop.index}, b]", per_neuron=True)
+        st = out.array(own, "state")
+        out.comment(f"population {pop.index}: {pop.name} ({type(pop).__name__})")
+        out.emit(f"n = {st}.shape[2]")
+        out.grid_loop("cell", f"{st}.shape[1] * n")
+        out.emit_all(["b = cell // n", "i = cell - b * n", *head, *copy, *body], 1)
+        out.emit(f"if {' + '.join(f'({v} - {v})' for v in evolved)} != 0.0:", 1)
+        out.emit(f"cuda.atomic.min(watch, {pop.index}, cell)", 2)
+        if self.events_mode:
+            out.barrier()
+            out.grid_loop("b", f"{st}.shape[1]")
+            out.emit(f"key = keys[{pop.index}, b]", 1)
+            acc, thr, cnt = (out.array(own, k) for k in ("spike_acc", "spike_thr", "cnt"))
+            out.emit(pop.emit_poisson_events(out, f"{acc}[b]", f"{thr}[b]", f"{cnt}[0, b]"), 1)
+        if tail:  # thread 0 recomputes the head (e.g. the monitor's fill position) for the tail
+            out.tails += head + tail
+        out.end_stage()
 
 
 class CollectSpikes(Stage):
@@ -141,3 +176,13 @@ class CollectSpikes(Stage):
             return
         collect = out.use(kernels.collect_spikes)
         out.emit(f"{collect}({out.array(own, 'cnt')}, {out.array(own, 'spk')}, {out.array(own, 'nsp')})")
+
+    def emit_cuda(self, out):
+        """One thread per copy, in ascending neuron order (:func:`compsim.engine.kernels.collect_copy`)."""
+        own = self.subject.owner
+        if self.subject.spike_mode == "poisson_events":
+            return
+        cnt, spk, nsp = out.array(own, "cnt"), out.array(own, "spk"), out.array(own, "nsp")
+        out.grid_loop("b", f"{nsp}.shape[0]")
+        out.emit(f"{nsp}[b] = {out.use(kernels.collect_copy)}({cnt}[0, b], {spk}[b])", 1)
+        out.end_stage()

@@ -1,0 +1,312 @@
+"""CUDA backend (NVIDIA's numba-cuda): the network's stage plan as one cooperative kernel per chunk.
+
+``Network(..., backend="cuda")`` runs the same stage plan (:mod:`compsim.engine.plan`) as the CPU
+backend (:mod:`compsim.engine.cpu`), with the same model kernels, compiled for the device:
+
+* **One launch per chunk.** Every thread of a cooperative grid runs the loop over the chunk's
+  steps; a stage shares its work out over the threads (a grid-stride loop over copy x neuron,
+  copy x target, or copies) and a grid-wide barrier ends it, so each stage sees the previous one
+  complete, as the CPU's sequential order does. Python runs once per chunk, never per step.
+* **The same kernels.** Neuron updates, derivations, random draws (:mod:`compsim.rng`, the
+  counter-based stream keyed by seed, stream, neuron and step) and the bookkeeping kernels are the
+  CPU's Numba functions, compiled as device functions; each thread updates one neuron of one copy.
+* **Order-preserving delivery.** Spike lists are compacted per copy in ascending order (one thread
+  per copy), and every target sums its inputs itself (:func:`compsim.engine.kernels.gather_dense`,
+  :func:`~compsim.engine.kernels.gather_sparse` over a post-major copy of the sparse matrix) in the
+  order the CPU's event-driven kernels add them: no float atomics, so a run is deterministic.
+* **State on the device.** The store's arrays are copied to the device when a run starts and back
+  when it ends (the host holds the truth between runs: read and write state, save checkpoints as
+  on the CPU); during a run only the monitors' buffers (after each chunk) and the arrays a stage
+  replaces between chunks (e.g. a Poisson source's rates) cross.
+
+Parity: the GPU contracts multiply-adds into fused ones and its ``exp``/``log`` may round
+differently, so float64 states agree with the CPU's to about 1e-12 relative until a spike
+differs; random draws are identical. numba-cuda's simulator (``NUMBA_ENABLE_CUDASIM=1``) runs
+the kernel as Python threads with the CPU's rounding, and reproduces the CPU backend bit for bit
+(``tests/test_cuda_backend.py``); it supports one block, so it runs with ``SIMULATOR_THREADS``.
+
+Not yet on this backend (a clear error names the stage): plasticity rules, protocols, rate,
+average, event and weight monitors, and float32 networks.
+"""
+import importlib.util
+
+import numpy as np
+
+from .cpu import (BAD_CELL, BAD_POPULATION, BAD_STEP, STEPS_DONE, STOP_BUFFER_FULL, STOP_NONE, STOP_NONFINITE,
+                  STOP_REASON, load_module)
+from .state import StateStore
+
+#: threads of the one block the CUDA simulator runs (it supports grid barriers in one block only)
+SIMULATOR_THREADS = 4
+#: threads per block on a GPU
+BLOCK_THREADS = 256
+#: phases whose stages write arrays no other stage of the phase reads (each collects, delivers into or
+#: records from its own arrays), so that one barrier at the phase's end separates them from what follows
+INDEPENDENT_PHASES = ("spikes", "delivery", "monitors")
+#: no cell has diverged (the watch array's empty value)
+NO_CELL = np.iinfo(np.int64).max
+
+
+def simulated():
+    """Whether numba's CUDA simulator is on (``NUMBA_ENABLE_CUDASIM=1`` when numba was imported)."""
+    from numba.core import config
+
+    return bool(config.ENABLE_CUDASIM)
+
+
+def simulator_array(array):
+    """The NumPy array behind an array inside a simulated kernel (the simulator runs the kernel as Python, and the
+    model kernels it calls are the CPU's Numba functions, which take NumPy arrays)."""
+    inner = vars(array).get("_item", array)
+    return vars(inner).get("_ary", inner)
+
+
+def availability():
+    """``(available, detail)``: whether ``backend='cuda'`` can run here, and the device or what is missing."""
+    if simulated():
+        return True, "numba's CUDA simulator (NUMBA_ENABLE_CUDASIM=1): correct results, slow; no GPU used"
+    if importlib.util.find_spec("numba_cuda") is None:
+        return False, "the numba-cuda package is not installed (pip install 'compsim[cuda]')"
+    try:
+        from numba import cuda
+
+        if not cuda.is_available():
+            return False, "numba-cuda is installed, but finds no usable NVIDIA GPU and driver"
+        return True, f"{cuda.get_current_device().name.decode()} (numba-cuda)"
+    except Exception as exc:  # a broken driver or toolkit: say what numba says
+        return False, f"numba-cuda cannot use the GPU: {exc}"
+
+
+def require():
+    """Raise a clear error when the CUDA backend cannot run here."""
+    ok, detail = availability()
+    if not ok:
+        raise RuntimeError(f"Network: backend 'cuda' is not available: {detail}. "
+                           "Set NUMBA_ENABLE_CUDASIM=1 to run it on numba's CUDA simulator, or use backend='cpu'")
+
+
+class CudaChunkWriter:
+    """What stages write into for this backend (their ``emit_cuda``): arguments, imports, and the step body.
+
+    Code is written for one thread: ``tid`` and ``nthreads`` give its place in the grid;
+    :meth:`grid_loop` shares a range out over the threads and :meth:`barrier` ends a stage.
+    Offers the ``array``/``use``/``out`` interface the CPU writer's helper functions offer, so
+    that projections and monitors write their per-neuron lines for both backends.
+    """
+
+    parallel = frozenset()
+
+    def __init__(self, store):
+        self.store = store
+        self.args = []
+        self.imports = {}
+        self.preamble = []
+        self._tuples = {}
+        self.lines = []
+        self.indent = 0
+        self.tails = []  # lines for thread 0 after the current stage's barrier (e.g. monitor fill positions)
+        self.pending = False  # a stage has ended: the next needs a barrier first (begin_stage)
+        self.phase = None
+
+    @property
+    def out(self):
+        return self
+
+    def array(self, owner, field):
+        name = StateStore.key(owner, field)
+        if name not in self.args:
+            self.store[name]  # noqa: B018 - fails early on an undeclared array
+            self.args.append(name)
+        return name
+
+    def use(self, function, alias=None):
+        """Import a Numba function (compiled for the device where the kernel calls it); returns its local name."""
+        py_func = getattr(function, "py_func", function)
+        alias = alias or py_func.__name__
+        line = f"from {py_func.__module__} import {py_func.__name__}" + (
+            f" as {alias}" if alias != py_func.__name__ else "")
+        previous = self.imports.setdefault(alias, line)
+        if previous != line:
+            raise ValueError(f"two kernels would be imported as {alias!r}: {previous!r} and {line!r}")
+        return alias
+
+    def named_tuple(self, type_name, fields):
+        if type_name not in self._tuples:
+            self._tuples[type_name] = tuple(fields)
+            self.preamble.append(f"{type_name} = namedtuple({type_name!r}, {list(fields)!r})")
+        elif self._tuples[type_name] != tuple(fields):
+            raise ValueError(f"two models define constants {type_name!r} with different fields")
+        return type_name
+
+    def emit(self, text, indent=0):
+        self.lines.append("    " * (self.indent + indent) + text)
+
+    def emit_all(self, lines, indent=0):
+        for text in lines:
+            self.emit(text, indent)
+
+    def comment(self, text):
+        self.emit(f"# {text}")
+
+    def grid_loop(self, var, count):
+        """Open ``for var in range(tid, count, nthreads):``; indent the lines written after it by one."""
+        self.emit(f"for {var} in range(tid, {count}, nthreads):")
+
+    def barrier(self):
+        """Every thread waits for all; then thread 0 runs the stage's tail lines (and all wait)."""
+        self.emit("grid.sync()")
+        self.pending = False
+        if self.tails:
+            self.emit("if tid == 0:")
+            self.emit_all(self.tails, 1)
+            self.emit("grid.sync()")
+            self.tails = []
+
+    def end_stage(self):
+        """End a stage: a barrier before the next stage, unless both are of a phase whose stages are independent
+        (:data:`INDEPENDENT_PHASES`), where the barrier waits for the phase's end."""
+        self.pending = True
+
+    def begin_stage(self, phase):
+        """Before a stage of ``phase``: the barrier the previous stage asked for, if it is needed."""
+        if self.pending and not (phase == self.phase and phase in INDEPENDENT_PHASES):
+            self.barrier()
+        self.phase = phase
+
+    def simulator_prologue(self):
+        """Under the simulator: unwrap the array arguments (:func:`simulator_array`); nothing on a GPU."""
+        if not simulated():
+            return []
+        names = ["status", "keys", "watch", *self.args]
+        return [f"    {', '.join(names)} = ({', '.join(f'simulator_array({a})' for a in names)})"]
+
+    def module_text(self):
+        header = [
+            '"""Chunk kernel generated by compsim.engine.cuda from the network\'s stage plan; do not edit."""',
+            "from collections import namedtuple  # noqa: F401",
+            "from numba import cuda",
+            "from compsim.engine.cpu import (STEPS_DONE, STOP_REASON, BAD_POPULATION, BAD_CELL, BAD_STEP,  # noqa: F401",
+            "                                STOP_NONE, STOP_BUFFER_FULL, STOP_NONFINITE)",
+            "from compsim.engine.cuda import NO_CELL, simulator_array  # noqa: F401",
+            *sorted(self.imports.values()),
+            "",
+            *self.preamble,
+            "",
+            "",
+            "@cuda.jit",
+            f"def run_chunk(n_steps, step0, dt, status, keys, watch, {', '.join(self.args)}):",
+            "    grid = cuda.cg.this_grid()",
+            "    tid = cuda.grid(1)",
+            "    nthreads = cuda.gridsize(1)",
+            *self.simulator_prologue(),
+            "    for s in range(n_steps):",
+            "        step = step0 + s",
+        ]
+        footer = [
+            "        # --- end of the step: report a diverged cell (the lowest copy * n + neuron) and stop",
+            "        if tid == 0:",
+            "            for p in range(watch.shape[0]):",
+            "                if watch[p] != NO_CELL and status[STOP_REASON] != STOP_NONFINITE:",
+            "                    status[STOP_REASON] = STOP_NONFINITE",
+            "                    status[BAD_POPULATION] = p",
+            "                    status[BAD_CELL] = watch[p]",
+            "                    status[BAD_STEP] = step",
+            "        grid.sync()",
+            "        if status[STOP_REASON] != STOP_NONE:",
+            "            if tid == 0:",
+            "                status[STEPS_DONE] = s + 1",
+            "            return",
+            "    if tid == 0:",
+            "        status[STEPS_DONE] = n_steps",
+            "",
+        ]
+        return "\n".join(header + ["        " + line for line in self.lines] + footer)
+
+
+def generate(plan, store):
+    """Source text of the chunk kernel module for ``plan`` and the store keys of its array arguments."""
+    out = CudaChunkWriter(store)
+    for phase, stages in plan:
+        out.comment(f"--- {phase}")
+        for stage in stages:
+            emit = getattr(stage, "emit_cuda", None)
+            if emit is None:
+                raise ValueError(f"backend 'cuda' cannot run '{stage.describe()}' ({type(stage).__name__}) yet; "
+                                 "run this network with backend='cpu'")
+            out.begin_stage(stage.phase)
+            emit(out)
+    out.begin_stage(None)
+    return out.module_text(), list(out.args)
+
+
+def load(text):
+    """Import the generated module ``text`` (cached on disk like the CPU's) and return its kernel."""
+    return load_module(text, "compsim_cuda").run_chunk
+
+
+class DeviceState:
+    """The device copies of a network's arrays, and when they cross (module docstring)."""
+
+    def __init__(self, network, kernel, args):
+        from numba import cuda
+
+        self.cuda, self.network, self.kernel, self.args = cuda, network, kernel, args
+        self.device, self.uploaded = {}, {}
+        self.running = False
+        self.watch = np.full(max(len(network.populations), 1), NO_CELL, dtype=np.int64)
+        if simulated():
+            self.grid = (1, SIMULATOR_THREADS)
+        else:
+            self.grid = None  # sized at the first launch, when the kernel is compiled
+
+    def _upload(self, key):
+        host = self.network.store[key]
+        self.device[key] = self.cuda.to_device(host)
+        self.uploaded[key] = host
+
+    def begin_run(self):
+        """Copy every array to the device (the host's arrays may have changed since the last run)."""
+        for key in self.args:
+            self._upload(key)
+        self.running = True
+
+    def end_run(self):
+        """Copy every array back to the host, into the store's arrays, but the monitors' buffers (copied after
+        each chunk, and drained since)."""
+        store = self.network.store
+        records = {key for key, _ in store.items("record")}
+        for key in self.args:
+            if key not in records:
+                self.device[key].copy_to_host(store[key])
+        self.running = False
+
+    def call(self, n_steps, step0, dt, status, keys):
+        """Run ``n_steps`` steps on the device; ``status`` is filled as by the CPU's chunk loop."""
+        if not self.running:  # a call outside a run (the compile check): a run of its own
+            self.begin_run()
+            try:
+                return self.call(n_steps, step0, dt, status, keys)
+            finally:
+                self.end_run()
+        store = self.network.store
+        records = {key for key, _ in store.items("record")}
+        for key in self.args:  # replaced between chunks (rates, grown buffers), or drained (monitor buffers)
+            if key in records or store[key] is not self.uploaded[key]:
+                self._upload(key)
+        status[:] = 0
+        status[STOP_REASON] = STOP_NONE
+        self.watch[:] = NO_CELL
+        d_status, d_watch = self.cuda.to_device(status), self.cuda.to_device(self.watch)
+        blocks, threads = self.grid or self._grid_size(n_steps, step0, dt, d_status, keys, d_watch)
+        self.kernel[blocks, threads](n_steps, step0, dt, d_status, keys, d_watch, *[self.device[k] for k in self.args])
+        d_status.copy_to_host(status)
+        for key in records & set(self.args):
+            self.device[key].copy_to_host(store[key])
+
+    def _grid_size(self, *call_args):
+        """The largest cooperative grid of :data:`BLOCK_THREADS`-thread blocks that fits on the device."""
+        arrays = [self.device[k] for k in self.args]
+        kernel = self.kernel.specialize(*call_args, *arrays)
+        blocks = kernel.overloads[next(iter(kernel.overloads))].max_cooperative_grid_blocks(BLOCK_THREADS)
+        self.grid = (max(int(blocks), 1), BLOCK_THREADS)
+        return self.grid

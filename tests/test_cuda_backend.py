@@ -1,0 +1,165 @@
+"""The CUDA backend gives the CPU backend's results (``compsim.engine.cuda``).
+
+Run on numba-cuda's simulator (``tests/conftest.py`` sets ``NUMBA_ENABLE_CUDASIM=1``), which
+executes the generated kernel as Python threads with the CPU's rounding: spikes, recorded traces
+and the final state must then equal the CPU backend's bit for bit. On a real GPU
+(``NUMBA_ENABLE_CUDASIM=0``) fused multiply-adds change the last bits, so there the states are
+compared to 1e-12 relative and spike trains must agree (the networks here are small and short).
+
+The simulator runs one block of a few threads and is slow (tens of ms per step), so the networks
+are tiny and the runs short.
+"""
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import compsim as cs
+from compsim.engine import cuda as cuda_backend
+from compsim.models import CobaLIF
+from compsim.models.segdend import build_segregated_network
+
+pytestmark = pytest.mark.skipif(not cuda_backend.availability()[0], reason=cuda_backend.availability()[1])
+EXACT = cuda_backend.simulated()  # the simulator rounds as the CPU does
+
+
+def assert_same(cpu, gpu, what):
+    if EXACT:
+        np.testing.assert_array_equal(gpu, cpu, err_msg=what)
+    else:
+        np.testing.assert_allclose(gpu, cpu, rtol=1e-12, atol=1e-12, err_msg=what)
+
+
+def assert_same_results(a, b):
+    """Spike trains equal; state traces equal (bit for bit on the simulator)."""
+    assert set(a.spikes) == set(b.spikes) and set(a.state) == set(b.state)
+    for name, train in a.spikes.items():
+        np.testing.assert_array_equal(b.spikes[name].t, train.t, err_msg=name)
+        np.testing.assert_array_equal(b.spikes[name].i, train.i, err_msg=name)
+        assert train.t.size > 0, f"{name}: no spikes, nothing compared"
+    for name, trace in a.state.items():
+        for var in trace.vars:
+            assert_same(trace[var], b.state[name][var], f"{name}.{var}")
+
+
+def coba_net(backend, batch=2, chunk_steps=1000):
+    """Poisson drive -> CobaLIF E/I: sparse (fixed probability, fixed in-degree), dense, a delay, a double
+    exponential synapse; different rates and initial potentials per copy."""
+    net = cs.Network(dt=0.1, seed=11, batch=batch, backend=backend, chunk_steps=chunk_steps)
+    drive = net.add(cs.PoissonSource(20), name="drive")
+    exc = net.add(CobaLIF(16), name="exc")
+    inh = net.add(CobaLIF(6), name="inh")
+    drive.set_rates(np.random.default_rng(6).uniform(50.0, 200.0, (batch, 20)))
+    exc["v"] = -60.0 + np.random.default_rng(5).uniform(-8.0, 8.0, (batch, 16))
+    net.connect(drive, exc, "ge", 3.0, connectivity=cs.FixedProbability(0.3))
+    net.connect(drive, inh, "ge", 3.0)
+    net.connect(exc, exc, "ge", 1.0, connectivity=cs.FixedProbability(0.2), delay=0.5)
+    net.connect(exc, inh, "ge", 2.0)
+    net.connect(inh, exc, "gi", 6.0, connectivity=cs.FixedInDegree(3), synapse=cs.DoubleExponential(1.0, 6.0))
+    for pop in (drive, exc, inh):
+        net.record_spikes(pop)
+    net.record(exc, ["v", "ge", "gi"], neurons=[0, 7, 15])
+    return net
+
+
+def test_coba_like_batch_equals_cpu_spikes_traces_and_final_state():
+    nets = {backend: coba_net(backend) for backend in ("cpu", "cuda")}
+    results = {backend: net.run(12.0) for backend, net in nets.items()}
+    assert_same_results(results["cpu"], results["cuda"])
+    assert_same_store(nets["cpu"], nets["cuda"])
+
+
+def assert_same_store(cpu, gpu):
+    """Every state array (potentials, traces, rings, spike-draw state) came back from the device equal."""
+    arrays = cpu.store.items("state", "weights")
+    assert len(arrays) > 5
+    for key, array in arrays:
+        assert_same(array, gpu.store[key], f"store {key}")
+
+
+def test_chunks_and_runs_equal_one_cpu_run_with_state_written_between_runs():
+    """Chunks of 7 steps, two runs with the state changed in between: the host sees and sets the state at
+    run boundaries, the device keeps it within a run."""
+    cpu, gpu = coba_net("cpu"), coba_net("cuda", chunk_steps=7)
+    for net in (cpu, gpu):
+        net.run(5.0)
+        exc = next(p for p in net.populations if p.name == "exc")
+        exc["v"] = exc["v"] + 2.0  # written on the host between runs
+        net.run(5.0)
+    assert_same_results(cpu.results(), gpu.results())
+    assert_same_store(cpu, gpu)
+
+
+def test_segregated_network_poisson_events_fir_kernel_same_step_equals_cpu():
+    """The segregated-dendrite somas (Poisson counts by time rescaling), the original 10-step FIR kernel
+    and same-step delivery (faithful mode's schedule), dense projections, two copies with their own images."""
+    def net(backend):
+        seg = build_segregated_network(12, n_out=3, n_in=30, seed=3, dt=1.0, g_a=0.05, method="euler",
+                                       spike_mode="poisson_events", synapse=cs.TruncatedDoubleExponential(),
+                                       same_step=True, batch=2, backend=backend)
+        seg.inp.set_rates(np.random.default_rng(2).uniform(0.0, 200.0, (2, 30)))
+        for pop in (seg.inp, seg.hidden[0], seg.out):
+            seg.net.record_spikes(pop)
+        seg.net.record(seg.hidden[0], ["v_soma", "v_basal", "v_apical"])
+        return seg.net
+    nets = {backend: net(backend) for backend in ("cpu", "cuda")}
+    results = {backend: n.run(25.0) for backend, n in nets.items()}
+    assert_same_results(results["cpu"], results["cuda"])
+    assert_same_store(nets["cpu"], nets["cuda"])
+
+
+def test_divergence_is_reported_with_the_cpu_population_neuron_and_time():
+    def diverging(backend):
+        net = cs.Network(dt=0.1, seed=1, backend=backend)
+        src = net.add(cs.SpikeTrainSource(2, [0, 1], [0.5, 0.5]), name="kick")
+        pop = net.add(CobaLIF(6), name="victims")
+        net.connect(src, pop, "I", 1e308, connectivity=cs.Explicit([0, 1], [3, 3]), synapse=cs.Exponential(2.0))
+        return net
+    errors = {}
+    for backend in ("cpu", "cuda"):
+        with pytest.raises(cs.SimulationDiverged) as info:
+            diverging(backend).run(2.0, chunk_steps=4)
+        errors[backend] = info.value
+    cpu, gpu = errors["cpu"], errors["cuda"]
+    assert (gpu.population, gpu.neuron, gpu.copy, gpu.step) == (cpu.population, cpu.neuron, cpu.copy, cpu.step)
+
+
+def test_stages_the_backend_does_not_run_yet_are_refused_by_name():
+    net = cs.Network(dt=0.1, backend="cuda")
+    src = net.add(cs.PoissonSource(4, rates=20.0), name="src")
+    pop = net.add(CobaLIF(4), name="pop")
+    net.connect(src, pop, "ge", 0.5, plasticity=cs.plasticity.PairSTDP())
+    with pytest.raises(ValueError, match="backend 'cuda' cannot run .*plasticity|backend 'cuda' cannot run"):
+        net.run(1.0)
+
+
+def test_backend_without_simulator_or_gpu_says_what_is_missing():
+    code = ("from compsim.engine import cuda\n"
+            "ok, detail = cuda.availability()\n"
+            "import compsim as cs\n"
+            "try:\n"
+            "    cs.Network(backend='cuda')\n"
+            "    print('AVAILABLE', detail)\n"
+            "except RuntimeError as exc:\n"
+            "    print('REFUSED', exc)\n")
+    env = {**os.environ, "NUMBA_ENABLE_CUDASIM": "0"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
+    if out.startswith("AVAILABLE"):
+        pytest.skip(f"a GPU is present: {out}")
+    assert "backend 'cuda' is not available" in out
+    assert "numba-cuda" in out and "NUMBA_ENABLE_CUDASIM=1" in out and "backend='cpu'" in out
+
+
+def test_backend_choice_is_checked():
+    with pytest.raises(ValueError, match="'backend'"):
+        cs.Network(backend="opencl")
+
+
+def test_info_lists_the_backends():
+    out = subprocess.run([sys.executable, "-m", "compsim.cli", "info", "--backends"], capture_output=True, text=True,
+                         check=True).stdout
+    lines = out.splitlines()
+    assert lines[0].startswith("cpu:  available")
+    assert lines[1].startswith("cuda: available") and "simulator" in lines[1]  # the test session's simulator
