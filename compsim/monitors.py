@@ -55,6 +55,9 @@ class Monitor(Stage):
     def emit(self, out):
         """Recording monitors that sample inside the population loop add nothing to the step loop."""
 
+    # CUDA backend: thread 0 records (sampling monitors write their lines into the population's update)
+    emit_cuda = Stage.emit_serially
+
     def after_chunk(self, network, writer):
         self.drain(writer, network.dt)
 
@@ -133,9 +136,6 @@ class StateMonitor(Monitor):
         return {"head": [f"rec_{tag} = step % {every}[0] == 0", f"pos_{tag} = {fill}[0]"], "copy": [], "body": body,
                 "tail": [f"if rec_{tag}:", f"    {steps}[pos_{tag}] = step", f"    {fill}[0] = pos_{tag} + 1"]}
 
-    def emit_cuda(self, out):
-        """Samples are taken inside the population's update (:meth:`emit_sample`)."""
-
     def register(self, writer):
         writer.add_state_monitor(self.name, self.population.name, self.variables, self.units, self.neurons,
                                  self.every, self.population.network.dtype, batch=self.population.batch)
@@ -185,29 +185,14 @@ class _EventRecorder(Monitor):
 class SpikeMonitor(_EventRecorder):
     """Record every spike of ``population`` (Poisson counts > 1 are stored as repeated spikes)."""
 
-    def _record(self, out):
-        """Lines appending this step's spikes, and the test whether the buffers are nearly full."""
+    def emit(self, out):
         own, tag = self.population.owner, self.owner
         record = out.use(kernels.record_spikes)
         spk, nsp, cnt = out.array(own, "spk"), out.array(own, "nsp"), out.array(own, "cnt")
         fill, capacity = out.array(tag, "fill"), out.array(tag, "capacity")
-        return (f"{fill}[0] = {record}(step, {spk}, {nsp}, {cnt}[0], {self.buffers(out)}, {fill}[0])",
-                f"{fill}[0] > {capacity}[0] - {spk}.size")
-
-    def emit(self, out):
-        record, full = self._record(out)
-        out.emit(record)
-        out.emit(f"if {full}:")
+        out.emit(f"{fill}[0] = {record}(step, {spk}, {nsp}, {cnt}[0], {self.buffers(out)}, {fill}[0])")
+        out.emit(f"if {fill}[0] > {capacity}[0] - {spk}.size:")
         out.emit("stop = True", 1)
-
-    def emit_cuda(self, out):
-        """Thread 0 appends the step's spikes, copy by copy as on the CPU; nearly full buffers stop the chunk."""
-        record, full = self._record(out)
-        out.emit("if tid == 0:")
-        out.emit(record, 1)
-        out.emit(f"if {full} and status[STOP_REASON] == STOP_NONE:", 1)
-        out.emit("status[STOP_REASON] = STOP_BUFFER_FULL", 2)
-        out.end_stage()
 
 
 class EventMonitor(_EventRecorder):

@@ -469,3 +469,4 @@ class GradedSparseDelivery(_GradedDelivery):
 
     kernel = staticmethod(kernels.deliver_graded_sparse)
     fields = ("indptr", "indices", "w")
+    emit_cuda = _GradedDelivery.emit_serially  # CUDA backend: one thread (not parallel yet)

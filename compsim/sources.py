@@ -282,21 +282,14 @@ class SpikeReplay(Stage):
     phase = "sources"
     verb = "replay"
 
-    def call(self, out):
+    def emit(self, out):
         own = self.subject.owner
+        replay = out.use(kernels.replay_spikes)
         args = [out.array(own, f) for f in ("spike_steps", "spike_neurons", "cursor", "cnt")]
         out.comment(f"source {self.subject.index}: {self.subject.name} (SpikeTrainSource)")
-        return f"{out.use(kernels.replay_spikes)}(step, {', '.join(args)})"
+        out.emit(f"{replay}(step, {', '.join(args)})")
 
-    def emit(self, out):
-        out.emit(self.call(out))
-
-    def emit_cuda(self, out):
-        """Thread 0 replays (one step's spikes: a short list)."""
-        call = self.call(out)
-        out.emit("if tid == 0:")
-        out.emit(call, 1)
-        out.end_stage()
+    emit_cuda = Stage.emit_serially  # one step's spikes: a short list
 
 
 class ActivitySource(Population):

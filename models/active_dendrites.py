@@ -118,6 +118,7 @@ class KWinnersStage(Stage):
 
     phase = "populations"
     verb = "k-winners-take-all"
+    emit_cuda = Stage.emit_serially  # CUDA backend: one thread selects (not parallel yet)
 
     def emit(self, out):
         pop = self.subject

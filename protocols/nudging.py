@@ -42,6 +42,7 @@ class NudgingStage(Stage):
 
     phase = "sources"
     verb = "nudge"
+    emit_cuda = Stage.emit_serially  # CUDA backend: not parallel yet
 
     def describe(self):
         return f"nudge {self.subject.student.name} towards {self.subject.teacher.name}"

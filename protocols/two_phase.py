@@ -266,6 +266,8 @@ class SegregatedTraining:
 
 
 class _ProtocolStage(Stage):
+    emit_cuda = Stage.emit_serially  # CUDA backend: thread 0 runs the protocol (not parallel yet)
+
     def describe(self):
         return f"{self.verb} (two-phase protocol)"
 

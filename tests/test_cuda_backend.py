@@ -18,8 +18,11 @@ import pytest
 
 import compsim as cs
 from compsim.engine import cuda as cuda_backend
+from compsim.engine.plan import Stage
 from compsim.models import CobaLIF
 from compsim.models.segdend import build_segregated_network
+from compsim.plasticity.segregated import SegregatedLearning
+from compsim.protocols.two_phase import SegregatedTraining
 
 pytestmark = pytest.mark.skipif(not cuda_backend.availability()[0], reason=cuda_backend.availability()[1])
 EXACT = cuda_backend.simulated()  # the simulator rounds as the CPU does
@@ -126,13 +129,45 @@ def test_divergence_is_reported_with_the_cpu_population_neuron_and_time():
     assert (gpu.population, gpu.neuron, gpu.copy, gpu.step) == (cpu.population, cpu.neuron, cpu.copy, cpu.step)
 
 
-def test_stages_the_backend_does_not_run_yet_are_refused_by_name():
+class _UserStage(Stage):
+    """A stage of a user's extension, written for the CPU only."""
+
+    phase = "monitors"
+
+    def emit(self, out):
+        out.comment("a user's bookkeeping")
+
+
+def test_stages_without_a_cuda_form_are_refused_by_name():
     net = cs.Network(dt=0.1, backend="cuda")
-    src = net.add(cs.PoissonSource(4, rates=20.0), name="src")
     pop = net.add(CobaLIF(4), name="pop")
-    net.connect(src, pop, "ge", 0.5, plasticity=cs.plasticity.PairSTDP())
-    with pytest.raises(ValueError, match="backend 'cuda' cannot run .*plasticity|backend 'cuda' cannot run"):
+    net.plan = lambda: [("monitors", [_UserStage(pop)])]
+    with pytest.raises(ValueError, match=r"backend 'cuda' cannot run 'run pop' \(_UserStage\) yet; run this network "
+                                         r"with backend='cpu'"):
         net.run(1.0)
+
+
+def test_two_phase_training_and_test_equal_cpu():
+    """The segregated-dendrite protocol (run by thread 0) trains two copies on their own examples and tests:
+    weights, biases and the outputs equal the CPU's."""
+    images = np.random.default_rng(7).uniform(0.0, 1.0, (4, 30))
+    labels = np.array([0, 2, 1, 2])
+
+    def train(backend):
+        seg = build_segregated_network(10, n_out=3, n_in=30, seed=5, dt=1.0, batch=2, spike_mode="poisson_events",
+                                       backend=backend)
+        training = SegregatedTraining(seg, SegregatedLearning((0.5, 0.5)), phase_ms=12.0, settle_ms=6.0,
+                                      test_ms=10.0, test_settle_ms=4.0, seed=2)
+        trained = training.train(images, labels)
+        tested = training.test(images[:2], labels[:2])
+        return seg.net, trained, tested
+    cpu, gpu = train("cpu"), train("cuda")
+    assert_same_store(cpu[0], gpu[0])
+    for a, b in zip(cpu[1:], gpu[1:]):
+        assert_same(a.mean_output, b.mean_output, "mean output")
+    changed = np.abs(cpu[0].projections[0].weights - build_segregated_network(
+        10, n_out=3, n_in=30, seed=5, dt=1.0).net.projections[0].weights).max()
+    assert changed > 1e-6  # the network learned
 
 
 def test_backend_without_simulator_or_gpu_says_what_is_missing():
@@ -163,3 +198,27 @@ def test_info_lists_the_backends():
     lines = out.splitlines()
     assert lines[0].startswith("cpu:  available")
     assert lines[1].startswith("cuda: available") and "simulator" in lines[1]  # the test session's simulator
+
+
+def test_stdp_pair_and_triplet_dense_and_sparse_batch_equal_cpu():
+    """Weights shared by two copies change copy by copy, as on the CPU: pair STDP (multiplicative, nearest)
+    on a dense projection, triplet STDP (all-to-all) on a sparse one."""
+    def net(backend):
+        net = cs.Network(dt=0.1, seed=4, batch=2, backend=backend)
+        drive = net.add(cs.PoissonSource(12), name="drive")
+        drive.set_rates(np.random.default_rng(1).uniform(100.0, 400.0, (2, 12)))
+        post = net.add(CobaLIF(5), name="post")
+        post["v"] = -60.0 + np.random.default_rng(2).uniform(0.0, 9.0, (2, 5))
+        net.connect(drive, post, "ge", 4.0,
+                    plasticity=cs.plasticity.PairSTDP(A_plus=0.2, A_minus=0.25, w_max=8.0, mu=1.0, pairing="nearest"))
+        net.connect(drive, post, "ge", 3.0, connectivity=cs.FixedProbability(0.5),
+                    plasticity=cs.plasticity.TripletSTDP.visual_cortex(w_max=8.0))
+        for pop in (drive, post):
+            net.record_spikes(pop)
+        return net
+    nets = {backend: net(backend) for backend in ("cpu", "cuda")}
+    results = {backend: n.run(15.0) for backend, n in nets.items()}
+    assert_same_results(results["cpu"], results["cuda"])
+    assert_same_store(nets["cpu"], nets["cuda"])
+    changed = [np.abs(p.weights - w0).max() for p, w0 in zip(nets["cpu"].projections, (4.0, 3.0))]
+    assert min(changed) > 1e-3, changed  # the rules did change the weights

@@ -162,6 +162,22 @@ class CudaChunkWriter:
             self.emit("grid.sync()")
             self.tails = []
 
+    def serial(self, emit):
+        """Thread 0 runs the lines ``emit(self)`` writes for the CPU's loop: short bookkeeping (recording,
+        replaying a spike list) that calls the CPU's kernels on whole arrays. The CPU loop's request to end the
+        chunk early (``stop = True``: a monitor's buffers are nearly full) becomes the status the kernel stops on."""
+        start = len(self.lines)
+        emit(self)
+        body = self.lines[start:]
+        del self.lines[start:]
+        if not body:
+            return
+        self.emit("if tid == 0:")
+        stop = "status[STOP_REASON] = STOP_BUFFER_FULL if status[STOP_REASON] == STOP_NONE else status[STOP_REASON]"
+        for line in body:
+            self.lines.append("    " + line.replace("stop = True", stop))
+        self.end_stage()
+
     def end_stage(self):
         """End a stage: a barrier before the next stage, unless both are of a phase whose stages are independent
         (:data:`INDEPENDENT_PHASES`), where the barrier waits for the phase's end."""

@@ -56,6 +56,12 @@ class Stage:
     def emit(self, out):
         raise NotImplementedError
 
+    def emit_serially(self, out):
+        """For ``emit_cuda = Stage.emit_serially``: the CUDA backend's thread 0 runs the lines :meth:`emit` writes
+        for the CPU loop. Right for stages whose lines call kernels on whole arrays (bookkeeping, recording,
+        protocols, rules that are not parallel yet): correct, but one thread does the stage's work."""
+        out.serial(self.emit)
+
     def before_run(self, network, step_end):
         """Check, before a run reaching step ``step_end`` starts, that its inputs cover it."""
 

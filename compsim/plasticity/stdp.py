@@ -217,6 +217,52 @@ class STDPStage(RuleStage):
                                                             "by_post_ptr"))
         out.emit(f"{out.use(kernel)}({spikes[0]}, {spikes[1]}, {traces}, {weights})")
 
+    def emit_cuda(self, out):
+        """Three passes, a thread per trace entry or synapse: the traces decay; each synapse makes its
+        changes of the step, copy by copy (:func:`stdp_synapse`); the traces take the step's spikes."""
+        j = self.subject.projection
+        pre, post, own = j.pre.owner, j.post.owner, j.owner
+        cnt = [f"{out.array(p, 'cnt')}[0]" for p in (pre, post)]
+        x_pre, x_post, x_pre2, x_post2, k = (out.array(own, f) for f in ("x_pre", "x_post", "x_pre2", "x_post2", "stdp"))
+        n_pre, n_post, batch = j.pre.n, j.post.n, j.pre.batch
+        out.comment(self.describe())
+        decay = out.use(stdp_decay)
+        out.grid_loop("cell", f"{batch * (n_pre + n_post)}")
+        out.emit(f"if cell < {batch * n_pre}:", 1)
+        out.emit(f"{decay}({x_pre}, {x_pre2}, cell // {n_pre}, cell % {n_pre}, {k}[0], {k}[8])", 2)
+        out.emit("else:", 1)
+        out.emit(f"post_cell = cell - {batch * n_pre}", 2)
+        out.emit(f"{decay}({x_post}, {x_post2}, post_cell // {n_post}, post_cell % {n_post}, {k}[1], {k}[9])", 2)
+        out.barrier()
+        synapse = out.use(stdp_synapse)
+        traces = f"{cnt[0]}, {cnt[1]}, {x_pre}, {x_post}, {x_pre2}, {x_post2}, {k}"
+        if j.kind == "dense":
+            wt = out.array(own, "wt")
+            out.grid_loop("cell", f"{n_pre * n_post}")
+            out.emit(f"pre, post = cell // {n_post}, cell % {n_post}", 1)
+            out.emit(f"{wt}[pre, post] = {synapse}({wt}[pre, post], pre, post, {traces})", 1)
+        else:
+            indptr, indices = j.store.get(own, "indptr"), j.store.get(own, "indices")
+            j.store.adopt(own, "syn_pre", np.repeat(np.arange(n_pre, dtype=np.int64), np.diff(indptr)), kind="scratch",
+                          doc="presynaptic neuron of each synapse (CSR order)")
+            w, syn_pre, indices = (out.array(own, f) for f in ("w", "syn_pre", "indices"))
+            out.grid_loop("cell", f"{indptr[-1]}")
+            out.emit(f"{w}[cell] = {synapse}({w}[cell], {syn_pre}[cell], {indices}[cell], {traces})", 1)
+        out.barrier()
+        take = out.use(_take_spike)
+        out.grid_loop("cell", f"{batch * (n_pre + n_post)}")
+        out.emit(f"if cell < {batch * n_pre}:", 1)
+        out.emit(f"b, i, c = cell // {n_pre}, cell % {n_pre}, {cnt[0]}[cell // {n_pre}, cell % {n_pre}]", 2)
+        out.emit(f"if c > 0:", 2)
+        out.emit(f"{take}({x_pre}[b], {x_pre2}[b], i, c, 0.0, 0.0, {k}[7])", 3)
+        out.emit("else:", 1)
+        out.emit(f"post_cell = cell - {batch * n_pre}", 2)
+        out.emit(f"b, i = post_cell // {n_post}, post_cell % {n_post}", 2)
+        out.emit(f"c = {cnt[1]}[b, i]", 2)
+        out.emit(f"if c > 0:", 2)
+        out.emit(f"{take}({x_post}[b], {x_post2}[b], i, c, 0.0, 0.0, {k}[7])", 3)
+        out.end_stage()
+
 
 @njit(cache=True, inline="always")
 def _potentiate(w, x_pre, count, amplitude, k):
@@ -244,6 +290,32 @@ def _decay_traces(x_pre, x_post, x_pre2, x_post2, k):
             row = trace[b]
             for i in range(row.shape[0]):
                 row[i] = flush_subnormal(row[i] * factor)
+
+
+@njit(cache=True)
+def stdp_decay(fast, slow, b, i, factor, slow_factor):
+    """CUDA backend: one neuron's fast and slow traces decay by one step (as :func:`_decay_traces`)."""
+    fast[b, i] = flush_subnormal(fast[b, i] * factor)
+    slow[b, i] = flush_subnormal(slow[b, i] * slow_factor)
+
+
+@njit(cache=True)
+def stdp_synapse(w, j, i, pre_cnt, post_cnt, x_pre, x_post, x_pre2, x_post2, k):
+    """CUDA backend: the weight ``w`` from ``j`` to ``i`` after one step's changes, copy 0 first, as :func:`stdp_dense`
+    and :func:`stdp_sparse` make them: traces decayed, this step's spikes not yet taken. In copy ``b``, a
+    presynaptic spike depresses with ``x_post`` (the postsynaptic spikes come after the presynaptic ones)
+    and then counts in the ``x_pre`` that a postsynaptic spike of the same step potentiates with."""
+    nearest = k[7]
+    for b in range(pre_cnt.shape[0]):
+        xq = x_pre[b, j]
+        c = pre_cnt[b, j]
+        if c > 0:
+            w = _depress(w, x_post[b, i], c, k[3] + k[11] * x_pre2[b, j], k)
+            xq = 1.0 if nearest != 0.0 else xq + c
+        c = post_cnt[b, i]
+        if c > 0:
+            w = _potentiate(w, xq, c, k[2] + k[10] * x_post2[b, i], k)
+    return w
 
 
 @njit(cache=True, inline="always")

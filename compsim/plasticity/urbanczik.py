@@ -95,6 +95,8 @@ class UrbanczikSenn(Rule):
 
 
 class UrbanczikSennStage(RuleStage):
+    emit_cuda = RuleStage.emit_serially  # CUDA backend: not parallel yet
+
     def emit(self, out):
         j = self.subject.projection
         own = j.owner
