@@ -5,8 +5,9 @@ backend (:mod:`compsim.engine.cpu`), with the same model kernels, compiled for t
 
 * **One launch per chunk.** Every thread of a cooperative grid runs the loop over the chunk's
   steps; a stage shares its work out over the threads (a grid-stride loop over copy x neuron,
-  copy x target, or copies) and a grid-wide barrier ends it, so each stage sees the previous one
-  complete, as the CPU's sequential order does. Python runs once per chunk, never per step.
+  copy x target, synapses, or copies) and a grid-wide barrier ends it, so each stage sees the
+  previous one complete, as the CPU's sequential order does (stages of the phases in
+  :data:`INDEPENDENT_PHASES` share one barrier). Python runs once per chunk, never per step.
 * **The same kernels.** Neuron updates, derivations, random draws (:mod:`compsim.rng`, the
   counter-based stream keyed by seed, stream, neuron and step) and the bookkeeping kernels are the
   CPU's Numba functions, compiled as device functions; each thread updates one neuron of one copy.
@@ -14,19 +15,22 @@ backend (:mod:`compsim.engine.cpu`), with the same model kernels, compiled for t
   per copy), and every target sums its inputs itself (:func:`compsim.engine.kernels.gather_dense`,
   :func:`~compsim.engine.kernels.gather_sparse` over a post-major copy of the sparse matrix) in the
   order the CPU's event-driven kernels add them: no float atomics, so a run is deterministic.
+  STDP changes each synapse copy by copy, as the CPU does (:func:`compsim.plasticity.stdp.stdp_synapse`).
+* **Not parallel yet** (:meth:`compsim.engine.plan.Stage.emit_serially`: thread 0 runs the stage's
+  CPU lines): monitors' recording, replayed spike trains, the two-phase protocol, Urbanczik-Senn,
+  k-winners-take-all, nudging and graded sparse delivery. Correct, and slow where the work is large.
 * **State on the device.** The store's arrays are copied to the device when a run starts and back
   when it ends (the host holds the truth between runs: read and write state, save checkpoints as
   on the CPU); during a run only the monitors' buffers (after each chunk) and the arrays a stage
   replaces between chunks (e.g. a Poisson source's rates) cross.
 
-Parity: the GPU contracts multiply-adds into fused ones and its ``exp``/``log`` may round
-differently, so float64 states agree with the CPU's to about 1e-12 relative until a spike
-differs; random draws are identical. numba-cuda's simulator (``NUMBA_ENABLE_CUDASIM=1``) runs
-the kernel as Python threads with the CPU's rounding, and reproduces the CPU backend bit for bit
-(``tests/test_cuda_backend.py``); it supports one block, so it runs with ``SIMULATOR_THREADS``.
-
-Not yet on this backend (a clear error names the stage): plasticity rules, protocols, rate,
-average, event and weight monitors, and float32 networks.
+Parity: on a GPU, multiply-adds are contracted into fused ones and ``exp``/``log`` may round
+differently, so float64 states should agree with the CPU's to about 1e-12 relative until a spike
+differs; the random draws are integer arithmetic and identical. numba-cuda's simulator
+(``NUMBA_ENABLE_CUDASIM=1``) runs the kernel as Python threads calling the CPU-compiled kernels and
+reproduces the CPU backend bit for bit, float64 and float32 (``tests/test_cuda_backend.py``), except
+graded dense delivery, which the CPU sums in BLAS order (equal to rounding). The simulator supports
+grid barriers in one block only and runs :data:`SIMULATOR_THREADS` threads.
 """
 import importlib.util
 
