@@ -36,7 +36,7 @@ from numba import njit
 
 from compsim.checks import check_count
 from compsim.engine.plan import Stage
-from compsim.fastmath import exp, sigmoid
+from compsim.fastmath import sigmoid
 from compsim.model import Event, Model, Param, Port, PortGroup, Var
 from compsim.rng import bernoulli_spike
 

@@ -37,7 +37,7 @@ import numpy as np
 import compsim as cs
 from compsim.data.mnist import load_split
 from compsim.models.cwa import ConductanceNeuron
-from compsim.training import CWA, Affine, LearningCurve, Sequential, accuracy, doubled_input, fit
+from compsim.training import CWA, Affine, LearningCurve, Sequential, doubled_input, fit
 from compsim.training.layers import valences
 
 CURVES_FILE, FIGURE_FILE, SETTLING_FIGURE = "cwa_learning_curves.h5", "cwa_learning_curves.png", "cwa_settling.png"

@@ -36,9 +36,8 @@ import importlib.util
 
 import numpy as np
 
-from .cpu import (BAD_CELL, BAD_POPULATION, BAD_STEP, STEPS_DONE, STOP_BUFFER_FULL, STOP_NONE, STOP_NONFINITE,
-                  STOP_REASON, load_module)
-from .state import StateStore
+from .cpu import STOP_NONE, STOP_REASON, load_module
+from .codewriter import ModuleWriter
 
 #: threads of the one block the CUDA simulator runs (it supports grid barriers in one block only)
 SIMULATOR_THREADS = 4
@@ -89,7 +88,7 @@ def require():
                            "Set NUMBA_ENABLE_CUDASIM=1 to run it on numba's CUDA simulator, or use backend='cpu'")
 
 
-class CudaChunkWriter:
+class CudaChunkWriter(ModuleWriter):
     """What stages write into for this backend (their ``emit_cuda``): arguments, imports, and the step body.
 
     Code is written for one thread: ``tid`` and ``nthreads`` give its place in the grid;
@@ -101,13 +100,7 @@ class CudaChunkWriter:
     parallel = frozenset()
 
     def __init__(self, store):
-        self.store = store
-        self.args = []
-        self.imports = {}
-        self.preamble = []
-        self._tuples = {}
-        self.lines = []
-        self.indent = 0
+        super().__init__(store)
         self.tails = []  # lines for thread 0 after the current stage's barrier (e.g. monitor fill positions)
         self.pending = False  # a stage has ended: the next needs a barrier first (begin_stage)
         self.phase = None
@@ -116,34 +109,8 @@ class CudaChunkWriter:
     def out(self):
         return self
 
-    def array(self, owner, field):
-        name = StateStore.key(owner, field)
-        if name not in self.args:
-            self.store[name]  # noqa: B018 - fails early on an undeclared array
-            self.args.append(name)
-        return name
-
-    def use(self, function, alias=None):
-        """Import a Numba function (compiled for the device where the kernel calls it); returns its local name."""
-        py_func = getattr(function, "py_func", function)
-        alias = alias or py_func.__name__
-        line = f"from {py_func.__module__} import {py_func.__name__}" + (
-            f" as {alias}" if alias != py_func.__name__ else "")
-        previous = self.imports.setdefault(alias, line)
-        if previous != line:
-            raise ValueError(f"two kernels would be imported as {alias!r}: {previous!r} and {line!r}")
-        return alias
-
-    def named_tuple(self, type_name, fields):
-        if type_name not in self._tuples:
-            self._tuples[type_name] = tuple(fields)
-            self.preamble.append(f"{type_name} = namedtuple({type_name!r}, {list(fields)!r})")
-        elif self._tuples[type_name] != tuple(fields):
-            raise ValueError(f"two models define constants {type_name!r} with different fields")
-        return type_name
-
     def emit(self, text, indent=0):
-        self.lines.append("    " * (self.indent + indent) + text)
+        self.lines.append("    " * indent + text)
 
     def emit_all(self, lines, indent=0):
         for text in lines:
@@ -153,7 +120,7 @@ class CudaChunkWriter:
         self.emit(f"# {text}")
 
     def grid_loop(self, var, count):
-        """Open ``for var in range(tid, count, nthreads):``; indent the lines written after it by one."""
+        """Open ``for var in range(tid, count, nthreads):`` (its body: the next lines, written with indent 1)."""
         self.emit(f"for {var} in range(tid, {count}, nthreads):")
 
     def barrier(self):
