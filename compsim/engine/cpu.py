@@ -173,11 +173,6 @@ def load_module(text, prefix):
 
     Also used for generated model kernels (:mod:`compsim.models.morphology`): the chunk module then
     imports them by that name like any other kernel module.
-
-    The cache directory joins ``sys.path`` (the names are hashes and shadow nothing): a kernel compiled
-    for a type a generated module defines (its constants tuple; the CUDA simulator calls model kernels
-    from Python with it) is recorded in the kernel's on-disk cache index, which a later process can only
-    read if that module is importable by name.
     """
     digest = hashlib.sha1(text.encode() + _dependency_sources(text)).hexdigest()[:16]
     name = f"{prefix}_{digest}"
@@ -185,8 +180,6 @@ def load_module(text, prefix):
         return sys.modules[name]
     directory = cache_dir()
     directory.mkdir(parents=True, exist_ok=True)
-    if str(directory) not in sys.path:
-        sys.path.append(str(directory))
     path = directory / f"{name}.py"
     if not path.exists() or path.read_text() != text:
         tmp = path.with_suffix(f".{os.getpid()}.tmp")

@@ -35,6 +35,7 @@ grid barriers in one block only and runs :data:`SIMULATOR_THREADS` threads.
 import importlib.util
 
 import numpy as np
+from numba import njit
 
 from .cpu import STOP_NONE, STOP_REASON, load_module
 from .codewriter import ModuleWriter
@@ -55,6 +56,19 @@ def simulated():
     from numba.core import config
 
     return bool(config.ENABLE_CUDASIM)
+
+
+_SIMULATOR_KERNELS = {}
+
+
+def simulator_kernel(function):
+    """Simulator only: a model kernel (it takes the generated module's constants tuple ``c``) compiled without
+    Numba's disk cache. The simulator calls it from Python, so Numba compiles it for that tuple type; a
+    cached entry would name the generated module, which another process (another cache directory) cannot
+    import when it reads the kernel's cache index."""
+    if function not in _SIMULATOR_KERNELS:
+        _SIMULATOR_KERNELS[function] = njit(cache=False)(function.py_func)
+    return _SIMULATOR_KERNELS[function]
 
 
 def simulator_array(array):
@@ -108,6 +122,12 @@ class CudaChunkWriter(ModuleWriter):
     @property
     def out(self):
         return self
+
+    def takes_constants(self, alias):
+        """Kernel ``alias`` takes a model's constants; under the simulator it is called from Python
+        (:func:`simulator_kernel`)."""
+        if simulated():
+            self.preamble.append(f"{alias} = simulator_kernel({alias})")
 
     def emit(self, text, indent=0):
         self.lines.append("    " * indent + text)
@@ -174,7 +194,7 @@ class CudaChunkWriter(ModuleWriter):
             "from numba import cuda",
             "from compsim.engine.cpu import (STEPS_DONE, STOP_REASON, BAD_POPULATION, BAD_CELL, BAD_STEP,  # noqa: F401",
             "                                STOP_NONE, STOP_BUFFER_FULL, STOP_NONFINITE)",
-            "from compsim.engine.cuda import NO_CELL, simulator_array  # noqa: F401",
+            "from compsim.engine.cuda import NO_CELL, simulator_array, simulator_kernel  # noqa: F401",
             *sorted(self.imports.values()),
             "",
             *self.preamble,

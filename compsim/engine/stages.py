@@ -133,6 +133,9 @@ class ModelUpdate(Stage):
         pop = self.subject
         own = pop.owner
         head, copy, body, tail, evolved = self._lines(out, f"keys[{pop.index}, b]", per_neuron=True)
+        for alias in (f"derive{pop.index}", f"update{pop.index}"):
+            if alias in out.imports:
+                out.takes_constants(alias)
         st = out.array(own, "state")
         out.comment(f"population {pop.index}: {pop.name} ({type(pop).__name__})")
         out.emit(f"n = {st}.shape[2]")
