@@ -41,7 +41,7 @@ from .cpu import STOP_NONE, STOP_REASON, load_module
 from .codewriter import ModuleWriter
 
 #: threads of the one block the CUDA simulator runs (it supports grid barriers in one block only)
-SIMULATOR_THREADS = 4
+SIMULATOR_THREADS = 2
 #: threads per block on a GPU
 BLOCK_THREADS = 256
 #: phases whose stages write arrays no other stage of the phase reads (each collects, delivers into or
