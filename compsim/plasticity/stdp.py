@@ -221,47 +221,47 @@ class STDPStage(RuleStage):
         """Three passes, a thread per trace entry or synapse: the traces decay; each synapse makes its
         changes of the step, copy by copy (:func:`stdp_synapse`); the traces take the step's spikes."""
         j = self.subject.projection
-        pre, post, own = j.pre.owner, j.post.owner, j.owner
-        cnt = [f"{out.array(p, 'cnt')}[0]" for p in (pre, post)]
+        own = j.owner
+        cnt = {side: f"{out.array(p.owner, 'cnt')}[0]" for side, p in (("pre", j.pre), ("post", j.post))}
         x_pre, x_post, x_pre2, x_post2, k = (out.array(own, f) for f in ("x_pre", "x_post", "x_pre2", "x_post2", "stdp"))
-        n_pre, n_post, batch = j.pre.n, j.post.n, j.pre.batch
+        traces = {"pre": (x_pre, x_pre2, 0, 8), "post": (x_post, x_post2, 1, 9)}  # fast, slow, their decay constants
         out.comment(self.describe())
         decay = out.use(stdp_decay)
-        out.grid_loop("cell", f"{batch * (n_pre + n_post)}")
-        out.emit(f"if cell < {batch * n_pre}:", 1)
-        out.emit(f"{decay}({x_pre}, {x_pre2}, cell // {n_pre}, cell % {n_pre}, {k}[0], {k}[8])", 2)
-        out.emit("else:", 1)
-        out.emit(f"post_cell = cell - {batch * n_pre}", 2)
-        out.emit(f"{decay}({x_post}, {x_post2}, post_cell // {n_post}, post_cell % {n_post}, {k}[1], {k}[9])", 2)
+        self._per_neuron(out, lambda side: [f"{decay}({traces[side][0]}, {traces[side][1]}, b, i, "
+                                            f"{k}[{traces[side][2]}], {k}[{traces[side][3]}])"])
         out.barrier()
         synapse = out.use(stdp_synapse)
-        traces = f"{cnt[0]}, {cnt[1]}, {x_pre}, {x_post}, {x_pre2}, {x_post2}, {k}"
+        args = f"{cnt['pre']}, {cnt['post']}, {x_pre}, {x_post}, {x_pre2}, {x_post2}, {k}"
         if j.kind == "dense":
             wt = out.array(own, "wt")
-            out.grid_loop("cell", f"{n_pre * n_post}")
-            out.emit(f"pre, post = cell // {n_post}, cell % {n_post}", 1)
-            out.emit(f"{wt}[pre, post] = {synapse}({wt}[pre, post], pre, post, {traces})", 1)
+            out.grid_loop("cell", f"{j.pre.n * j.post.n}")
+            out.emit(f"pre, post = cell // {j.post.n}, cell % {j.post.n}", 1)
+            out.emit(f"{wt}[pre, post] = {synapse}({wt}[pre, post], pre, post, {args})", 1)
         else:
-            indptr, indices = j.store.get(own, "indptr"), j.store.get(own, "indices")
-            j.store.adopt(own, "syn_pre", np.repeat(np.arange(n_pre, dtype=np.int64), np.diff(indptr)), kind="scratch",
-                          doc="presynaptic neuron of each synapse (CSR order)")
+            indptr = j.store.get(own, "indptr")
+            j.store.adopt(own, "syn_pre", np.repeat(np.arange(j.pre.n, dtype=np.int64), np.diff(indptr)),
+                          kind="scratch", doc="presynaptic neuron of each synapse (CSR order)")
             w, syn_pre, indices = (out.array(own, f) for f in ("w", "syn_pre", "indices"))
             out.grid_loop("cell", f"{indptr[-1]}")
-            out.emit(f"{w}[cell] = {synapse}({w}[cell], {syn_pre}[cell], {indices}[cell], {traces})", 1)
+            out.emit(f"{w}[cell] = {synapse}({w}[cell], {syn_pre}[cell], {indices}[cell], {args})", 1)
         out.barrier()
         take = out.use(_take_spike)
-        out.grid_loop("cell", f"{batch * (n_pre + n_post)}")
-        out.emit(f"if cell < {batch * n_pre}:", 1)
-        out.emit(f"b, i, c = cell // {n_pre}, cell % {n_pre}, {cnt[0]}[cell // {n_pre}, cell % {n_pre}]", 2)
-        out.emit("if c > 0:", 2)
-        out.emit(f"{take}({x_pre}[b], {x_pre2}[b], i, c, 0.0, 0.0, {k}[7])", 3)
-        out.emit("else:", 1)
-        out.emit(f"post_cell = cell - {batch * n_pre}", 2)
-        out.emit(f"b, i = post_cell // {n_post}, post_cell % {n_post}", 2)
-        out.emit(f"c = {cnt[1]}[b, i]", 2)
-        out.emit("if c > 0:", 2)
-        out.emit(f"{take}({x_post}[b], {x_post2}[b], i, c, 0.0, 0.0, {k}[7])", 3)
+        self._per_neuron(out, lambda side: [f"c = {cnt[side]}[b, i]", "if c > 0:",
+                                            f"    {take}({traces[side][0]}[b], {traces[side][1]}[b], i, c, 0.0, 0.0, "
+                                            f"{k}[7])"])
         out.end_stage()
+
+    def _per_neuron(self, out, lines):
+        """CUDA: a pass with a thread per copy and neuron of both sides, running ``lines(side)`` with ``b``, ``i``."""
+        j = self.subject.projection
+        n_pre, n_post, pre_cells = j.pre.n, j.post.n, j.pre.batch * j.pre.n
+        out.grid_loop("cell", f"{pre_cells + j.post.batch * n_post}")
+        out.emit(f"if cell < {pre_cells}:", 1)
+        out.emit(f"b, i = cell // {n_pre}, cell % {n_pre}", 2)
+        out.emit_all(lines("pre"), 2)
+        out.emit("else:", 1)
+        out.emit(f"b, i = (cell - {pre_cells}) // {n_post}, (cell - {pre_cells}) % {n_post}", 2)
+        out.emit_all(lines("post"), 2)
 
 
 @njit(cache=True, inline="always")
