@@ -89,7 +89,8 @@ def availability():
 
         if not cuda.is_available():
             return False, "numba-cuda is installed, but finds no usable NVIDIA GPU and driver"
-        return True, f"{cuda.get_current_device().name.decode()} (numba-cuda)"
+        name = cuda.get_current_device().name
+        return True, f"{name.decode() if isinstance(name, bytes) else name} (numba-cuda)"
     except Exception as exc:  # a broken driver or toolkit: say what numba says
         return False, f"numba-cuda cannot use the GPU: {exc}"
 
@@ -311,9 +312,13 @@ class DeviceState:
             self.device[key].copy_to_host(store[key])
 
     def _grid_size(self, *call_args):
-        """The largest cooperative grid of :data:`BLOCK_THREADS`-thread blocks that fits on the device."""
+        """The largest cooperative grid of :data:`BLOCK_THREADS`-thread blocks that fits on the device (numba-cuda's
+        occupancy query for the compiled kernel; one block per multiprocessor where the query is unavailable)."""
         arrays = [self.device[k] for k in self.args]
         kernel = self.kernel.specialize(*call_args, *arrays)
-        blocks = kernel.overloads[next(iter(kernel.overloads))].max_cooperative_grid_blocks(BLOCK_THREADS)
+        try:
+            blocks = next(iter(kernel.overloads.values())).max_cooperative_grid_blocks(BLOCK_THREADS)
+        except (AttributeError, StopIteration):
+            blocks = self.cuda.get_current_device().MULTIPROCESSOR_COUNT
         self.grid = (max(int(blocks), 1), BLOCK_THREADS)
         return self.grid
