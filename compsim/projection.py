@@ -166,6 +166,23 @@ class Projection:
         pre = np.repeat(np.arange(self.pre.n), np.diff(self.store.get(self.owner, "indptr")))
         return pre, self.store.get(self.owner, "indices").astype(np.int64)
 
+    def post_major(self):
+        """Sparse projections: the synapses listed by target, declared once in the store and returned as the
+        names ``(by_post_ptr, by_post_pre, by_post)``: the synapses onto target ``i`` are ``by_post[by_post_ptr[i]:
+        by_post_ptr[i + 1]]`` (storage indices), by ascending presynaptic neuron ``by_post_pre``, then storage order
+        (a stable sort). STDP's potentiation and the CUDA backend's delivery read them."""
+        store, own = self.store, self.owner
+        if not store.has(own, "by_post"):
+            pre, post = self.synapse_indices()
+            order = np.argsort(post, kind="stable")
+            ptr = np.zeros(self.post.n + 1, dtype=np.int64)
+            np.cumsum(np.bincount(post, minlength=self.post.n), out=ptr[1:])
+            store.adopt(own, "by_post", order.astype(np.int64), kind="scratch", doc="synapse ids sorted by post")
+            store.adopt(own, "by_post_pre", pre[order].astype(np.int64), kind="scratch",
+                        doc="presynaptic neuron of each synapse in by_post order")
+            store.adopt(own, "by_post_ptr", ptr, kind="scratch", doc="row pointers of by_post")
+        return "by_post_ptr", "by_post_pre", "by_post"
+
     @property
     def weights(self):
         """A copy of the weights: (n_post, n_pre) for dense projections, (n_synapses,) in the order of
@@ -423,13 +440,10 @@ class SparseDelivery(_Delivery):
     fields = ("indptr", "indices", "w")
 
     def emit_cuda(self, out):
-        """Each target sums its synapses in the CPU's order, listed post-major (:func:`compsim.engine.kernels.post_major`)."""
+        """Each target sums its synapses in the CPU's order, listed post-major (:meth:`Projection.post_major`)."""
         j = self.subject
-        listing = kernels.post_major(j.store.get(j.owner, "indptr"), j.store.get(j.owner, "indices"), j.post.n)
-        for field, array in zip(("post_ptr", "post_pre", "post_syn"), listing):
-            j.store.adopt(j.owner, field, array, kind="scratch", doc=f"synapses of '{j.pre.name}' -> '{j.post.name}' by target")
         cnt = out.array(j.pre.owner, "cnt")
-        args = ", ".join(out.array(j.owner, f) for f in ("post_ptr", "post_pre", "post_syn", "w"))
+        args = ", ".join(out.array(j.owner, f) for f in (*j.post_major(), "w"))
         self.emit_gather(out, kernels.gather_sparse, f"{cnt}[0], {args}")
 
 

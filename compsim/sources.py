@@ -226,7 +226,7 @@ class PoissonDraw(Stage):
         cnt, rates = out.array(src.owner, "cnt"), out.array(src.owner, "rates")
         out.comment(f"source {src.index}: {src.name} (PoissonSource)")
         out.grid_loop("cell", f"{src.batch * src.n}")
-        out.emit_all([f"b = cell // {src.n}", f"i = cell % {src.n}", f"key = keys[{src.index}, b]",
+        out.emit_all([f"b = cell // {src.n}", f"i = cell % {src.n}",
                       f"lam = {rates}[s if {rates}.shape[0] > 1 else 0, b if {rates}.shape[1] > 1 else 0, i] * dt * 1e-3"], 1)
         if src.spike_mode == "poisson_events":
             acc, thr = out.array(src.owner, "spike_acc"), out.array(src.owner, "spike_thr")
@@ -236,7 +236,7 @@ class PoissonDraw(Stage):
             out.emit(f"key = keys[{src.index}, b]", 1)
             out.emit(src.emit_poisson_events(out, f"{acc}[b]", f"{thr}[b]", f"{cnt}[0, b]"), 1)
         else:
-            out.emit(f"{cnt}[0, b, i] = {out.use(draw_spikes)}(lam, {src.mode_code}, key, i, step)", 1)
+            out.emit(f"{cnt}[0, b, i] = {out.use(draw_spikes)}(lam, {src.mode_code}, keys[{src.index}, b], i, step)", 1)
         out.end_stage()
 
 

@@ -175,15 +175,15 @@ def gather_dense(b, i, spk, nsp, cnt, wt, target):
 
 
 @njit(cache=True)
-def gather_sparse(b, i, cnt, post_ptr, post_pre, post_syn, w, target):
+def gather_sparse(b, i, cnt, by_post_ptr, by_post_pre, by_post, w, target):
     """``target[b, i] += sum c_j w_s`` over the synapses ``s`` onto target ``i`` (listed by
-    :func:`post_major`: ascending presynaptic index, then synapse index) whose presynaptic neuron ``j``
-    spiked: the order in which :func:`deliver_sparse` adds them."""
+    :meth:`compsim.projection.Projection.post_major`: ascending presynaptic index, then storage order) whose
+    presynaptic neuron ``j`` spiked: the order in which :func:`deliver_sparse` adds them."""
     acc = target[b, i]
-    for e in range(post_ptr[i], post_ptr[i + 1]):
-        c = cnt[b, post_pre[e]]
+    for e in range(by_post_ptr[i], by_post_ptr[i + 1]):
+        c = cnt[b, by_post_pre[e]]
         if c != 0:
-            acc += c * w[post_syn[e]]
+            acc += c * w[by_post[e]]
     target[b, i] = acc
 
 
@@ -195,18 +195,6 @@ def gather_graded(b, i, values, wt, target):
     for j in range(values.shape[1]):
         dot += wt[j, i] * values[b, j]
     target[b, i] += dot
-
-
-def post_major(indptr, indices, n_post):
-    """A CSR matrix (rows = presynaptic neurons) listed by target: ``(post_ptr, post_pre, post_syn)``, the
-    synapses onto target ``i`` at ``post_ptr[i]:post_ptr[i + 1]``, by ascending presynaptic index, then synapse
-    index (a stable sort keeps the CSR order)."""
-    indptr, indices = np.asarray(indptr), np.asarray(indices)
-    order = np.argsort(indices, kind="stable")
-    pre = np.repeat(np.arange(indptr.size - 1, dtype=np.int64), np.diff(indptr))
-    post_ptr = np.zeros(n_post + 1, dtype=np.int64)
-    np.cumsum(np.bincount(indices, minlength=n_post), out=post_ptr[1:])
-    return post_ptr, pre[order], order.astype(np.int64)
 
 
 @njit(cache=True)

@@ -76,6 +76,10 @@ class StateStore:
     def __getitem__(self, key):
         return self._slots[key].array
 
+    def has(self, owner, field):
+        """Whether ``owner.field`` has been declared."""
+        return self.key(owner, field) in self._slots
+
     def get(self, owner, field):
         return self._slots[self.key(owner, field)].array
 

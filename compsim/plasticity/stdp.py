@@ -77,14 +77,7 @@ class _STDPRule(Rule):
         store.adopt(own, "stdp", np.array(self.constants(network.dt)), kind="scratch",
                     doc=f"{type(self).__name__} constants")
         if projection.kind == "sparse":  # synapses by postsynaptic neuron, for the potentiation at post spikes
-            pre, post = projection.synapse_indices()
-            order = np.argsort(post, kind="stable")
-            ptr = np.zeros(projection.post.n + 1, dtype=np.int64)
-            np.cumsum(np.bincount(post, minlength=projection.post.n), out=ptr[1:])
-            store.adopt(own, "by_post", order.astype(np.int64), kind="scratch", doc="synapse ids sorted by post")
-            store.adopt(own, "by_post_pre", pre[order].astype(np.int64), kind="scratch",
-                        doc="presynaptic neuron of each synapse in by_post order")
-            store.adopt(own, "by_post_ptr", ptr, kind="scratch", doc="row pointers of by_post")
+            projection.post_major()
 
     def constants(self, dt):
         """``(decay_pre, decay_post, A2_plus, A2_minus, w_min, w_max, mu, nearest, decay_x, decay_y, A3_plus,
@@ -238,11 +231,10 @@ class STDPStage(RuleStage):
             out.emit(f"pre, post = cell // {j.post.n}, cell % {j.post.n}", 1)
             out.emit(f"{wt}[pre, post] = {synapse}({wt}[pre, post], pre, post, {args})", 1)
         else:
-            indptr = j.store.get(own, "indptr")
-            j.store.adopt(own, "syn_pre", np.repeat(np.arange(j.pre.n, dtype=np.int64), np.diff(indptr)),
-                          kind="scratch", doc="presynaptic neuron of each synapse (CSR order)")
+            j.store.adopt(own, "syn_pre", j.synapse_indices()[0].astype(np.int64), kind="scratch",
+                          doc="presynaptic neuron of each synapse (storage order)")
             w, syn_pre, indices = (out.array(own, f) for f in ("w", "syn_pre", "indices"))
-            out.grid_loop("cell", f"{indptr[-1]}")
+            out.grid_loop("cell", f"{j.n_synapses}")
             out.emit(f"{w}[cell] = {synapse}({w}[cell], {syn_pre}[cell], {indices}[cell], {args})", 1)
         out.barrier()
         take = out.use(_take_spike)
