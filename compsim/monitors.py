@@ -363,7 +363,7 @@ class WeightMonitor(Monitor):
         j, tag = self.projection, self.owner
         weights = out.array(j.owner, "wt" if j.kind == "dense" else "w")
         args = ", ".join(out.array(tag, f) for f in ("synapses", "every", "values", "steps", "fill"))
-        out.emit(f"{out.use(kernels.sample_weights)}(step, {weights}.ravel(), {args})")
+        out.emit(f"{out.use(kernels.sample_weights)}(step, {weights}.reshape({weights}.size), {args})")
 
     def register(self, writer):
         j = self.projection

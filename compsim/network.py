@@ -347,20 +347,25 @@ class Network:
                 for p in self.populations]
         return np.array(keys or [[0] * self.batch], dtype=np.uint64)
 
-    def build(self):
-        """Generate and compile (or load from cache) the chunk loop; called by :meth:`run`."""
-        t0 = time.perf_counter()
+    def prepare(self):
+        """Check the populations' parameters, tabulate their constants and allocate the monitors' buffers; return
+        the stage plan. The first step of :meth:`build` (and of :func:`compsim.engine.cuda.compile_ptx`)."""
         for p in self.populations:
             p.validate(self.dt)
             if isinstance(p, Model):
                 self.store.adopt(p.owner, "par", p.constant_table(self.dt, self.method), kind="scratch",
                                  doc=f"constants of '{p.name}' per copy")
         self._allocate_monitors(self.chunk_steps)
+        return self.plan()
+
+    def build(self):
+        """Generate and compile (or load from cache) the chunk loop; called by :meth:`run`."""
+        t0 = time.perf_counter()
+        plan = self.prepare()
         if self.parallel == "auto":  # thread only the loops that are worth a thread-pool launch per step
             parallel = {p.owner for p in self.populations if p.n * self.batch >= PARALLEL_MIN_NEURONS}
         else:
             parallel = {p.owner for p in self.populations} if self.parallel else set()
-        plan = self.plan()
         if self.backend == "cuda":
             text, args = cuda_backend.generate(plan, self.store)
         else:

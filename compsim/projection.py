@@ -375,6 +375,10 @@ class Projection:
         }
 
 
+#: CUDA backend: threads that list one spike's synapses together (a warp: neighbouring synapses, coalesced reads)
+EVENT_LANES = 32
+
+
 class _Delivery(Stage):
     """Phase ``delivery``: add the weights of this step's presynaptic spikes where they will be read.
 
@@ -440,11 +444,51 @@ class SparseDelivery(_Delivery):
     fields = ("indptr", "indices", "w")
 
     def emit_cuda(self, out):
-        """Each target sums its synapses in the CPU's order, listed post-major (:meth:`Projection.post_major`)."""
+        """Event-driven in two passes, the sum in the CPU's order:
+
+        1. a warp of :data:`EVENT_LANES` threads per spike lists its row's synapses at their targets
+           (``events[b, by_post_ptr[i] + k]``, ``k`` counted by an atomic ``fill[b, i]``);
+        2. after the phase's barrier, a thread per copy and target sorts its few events and adds them
+           (:func:`compsim.engine.kernels.sum_events`).
+
+        The work is proportional to the synapses of the spiking neurons, not to all synapses."""
         j = self.subject
-        cnt = out.array(j.pre.owner, "cnt")
-        args = ", ".join(out.array(j.owner, f) for f in (*j.post_major(), "w"))
-        self.emit_gather(out, kernels.gather_sparse, f"{cnt}[0], {args}")
+        by_post = j.post_major()
+        syn_pre, fill, events = self.event_lists()
+        A = lambda field: out.array(j.owner, field)  # noqa: E731
+        spk, nsp, cnt = (out.array(j.pre.owner, f) for f in ("spk", "nsp", "cnt"))
+        lanes, n_post = EVENT_LANES, j.post.n
+        out.comment(f"{self.describe()}: each spike's synapses to their targets' event lists")
+        out.emit(f"for b in range({nsp}.shape[0]):")
+        out.emit(f"for q in range(tid, {nsp}[b] * {lanes}, nthreads):", 1)
+        out.emit(f"j_pre = {spk}[b, q // {lanes}]", 2)
+        out.emit(f"for syn in range({A('indptr')}[j_pre] + q % {lanes}, {A('indptr')}[j_pre + 1], {lanes}):", 2)
+        out.emit(f"i_post = {A('indices')}[syn]", 3)
+        out.emit(f"{A(events)}[b, {A('by_post_ptr')}[i_post] + cuda.atomic.add({A(fill)}, (b, i_post), 1)] = syn", 3)
+
+        def add_events(out):
+            args = ", ".join(A(f) for f in (*by_post, syn_pre, "w", fill, events))
+            out.comment(f"{self.describe()}: each target adds its events")
+            out.grid_loop("cell", f"{j.post.batch * n_post}")
+            out.emit(f"{out.use(kernels.sum_events)}(cell // {n_post}, cell % {n_post}, {cnt}[0], {args}, "
+                     f"{self.target(out)})", 1)
+        out.after_barrier(add_events)
+        out.end_stage()
+
+    def event_lists(self):
+        """The CUDA delivery's arrays, declared once: ``syn_pre`` (the presynaptic neuron of each synapse), ``fill``
+        (B, n_post: events per target this step) and ``events`` (B, n_synapses: their synapse indices, target
+        ``i``'s from ``by_post_ptr[i]``)."""
+        j, store = self.subject, self.subject.store
+        if not store.has(j.owner, "events"):
+            pre, _ = j.synapse_indices()
+            index = np.int32 if j.n_synapses < 2**31 else np.int64
+            store.adopt(j.owner, "syn_pre", pre.astype(np.int32), kind="scratch", doc="presynaptic neuron per synapse")
+            store.declare(j.owner, "fill", (j.post.batch, j.post.n), np.int32, kind="scratch",
+                          doc="CUDA delivery: events per target this step")
+            store.declare(j.owner, "events", (j.post.batch, j.n_synapses), index, kind="scratch",
+                          doc="CUDA delivery: this step's synapses, listed by target")
+        return "syn_pre", "fill", "events"
 
 
 class _GradedDelivery(_Delivery):

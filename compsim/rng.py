@@ -71,7 +71,7 @@ def poisson_count(lam, u):
     Exact for the per-step rates of spiking models (lam = rate * dt, well
     below 30); the loop is capped at 1000 to stay finite for huge lam.
     """
-    p = np.exp(-lam)
+    p = math.exp(-lam)
     cdf = p
     k = 0
     while u >= cdf and k < 1000:

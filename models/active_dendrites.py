@@ -35,6 +35,7 @@ import numpy as np
 from numba import njit
 
 from compsim.checks import check_count
+from compsim.engine.kernels import copy_into
 from compsim.engine.plan import Stage
 from compsim.fastmath import sigmoid
 from compsim.model import Event, Model, Param, Port, PortGroup, Var
@@ -160,7 +161,7 @@ def k_winners(state, cnt, scratch, phi_dt, k, keys, step):
     ``win`` event (``cnt[1]``) and spikes with probability ``phi_dt min(max(V, 0), 1)``; the others are silent."""
     for b in range(state.shape[1]):
         V = state[0, b]
-        scratch[:] = V
+        copy_into(scratch, V)
         kth = kth_largest(scratch, k)
         above = 0
         for i in range(V.shape[0]):

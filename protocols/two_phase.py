@@ -40,6 +40,7 @@ import numpy as np
 from numba import njit
 
 from compsim.checks import check_number, check_positive
+from compsim.engine.kernels import copy_into
 from compsim.engine.plan import Stage
 from compsim.plasticity import segregated as rules
 from compsim.plasticity.segregated import FORWARD, TARGET, TEST, SegregatedLearning
@@ -385,7 +386,7 @@ class PhaseLearning(_ProtocolStage):
             keep_sign(seg.feedback[0])
         out.emit("else:", 2)  # forward or test phase: keep the means and the output's guess
         out.emit(f"{close}({A('osum')}, w, {A('of')})", 3)
-        out.emit(f"{A('outputs')}[{A('phase_round')}[ph]] = {A('of')}[0]", 3)
+        out.emit(f"{out.use(copy_into)}({A('outputs')}[{A('phase_round')}[ph]], {A('of')}[0])", 3)
         out.emit(f"if kind == {FORWARD}:", 3)
         for m in range(L):
             out.emit(f"{close}({A(f'hsum{m}')}, w, {A(f'hf{m}')})", 4)

@@ -22,6 +22,7 @@ from compsim.engine.plan import Stage
 from compsim.models import ActiveDendriteNeuron, CobaLIF, ConductanceNeuron, NaudSprekelerNeuron, UrbanczikNeuron
 from compsim.plasticity.urbanczik import UrbanczikSenn
 from compsim.protocols.bac_firing import bac_cell
+from compsim.protocols.nudging import SomaticNudging
 from compsim.models.cobahh import build_cobahh
 from compsim.models.segdend import build_segregated_network
 from compsim.plasticity.segregated import SegregatedLearning
@@ -83,6 +84,26 @@ def test_coba_like_batch_equals_cpu_spikes_traces_and_final_state():
     assert_same_store(nets["cpu"], nets["cuda"])
 
 
+def busy_sparse_net(backend):
+    """Sparse input so dense in time that a target receives about SORT_EVENTS_MAX events a step (120 sources x 0.3
+    spikes per step x 0.9 connection probability = 32.4, sd 5.5; 60 target-steps): both ways of adding them."""
+    net = cs.Network(dt=0.1, seed=12, batch=2, backend=backend)
+    drive = net.add(cs.PoissonSource(120, 3000.0), name="drive")
+    pop = net.add(CobaLIF(3), name="pop")
+    net.connect(drive, pop, "ge", 0.05, connectivity=cs.FixedProbability(0.9))
+    net.record(pop, ["ge"])
+    return net
+
+
+def test_sparse_delivery_with_few_and_many_events_per_target_equals_cpu():
+    from compsim.engine.kernels import SORT_EVENTS_MAX
+    assert SORT_EVENTS_MAX == 32  # the network above is sized for it
+    nets = {backend: busy_sparse_net(backend) for backend in ("cpu", "cuda")}
+    results = {backend: n.run(1.0) for backend, n in nets.items()}
+    assert_same(results["cpu"].state["pop"]["ge"], results["cuda"].state["pop"]["ge"], "ge")
+    assert_same_store(nets["cpu"], nets["cuda"])
+
+
 def assert_same_store(cpu, gpu, exact=True):
     """Every state array (potentials, traces, rings, spike-draw state) came back from the device equal."""
     arrays = cpu.store.items("state", "weights")
@@ -116,35 +137,40 @@ def test_checkpoint_of_a_cuda_run_continues_on_the_cpu(tmp_path):
     assert_same_store(cpu, gpu)
 
 
-def test_segregated_network_poisson_events_fir_kernel_same_step_equals_cpu():
+def segregated_net(backend):
     """The segregated-dendrite somas (Poisson counts by time rescaling), the original 10-step FIR kernel
     and same-step delivery (faithful mode's schedule), dense projections, two copies with their own images."""
-    def net(backend):
-        seg = build_segregated_network(12, n_out=3, n_in=30, seed=3, dt=1.0, g_a=0.05, method="euler",
-                                       spike_mode="poisson_events", synapse=cs.TruncatedDoubleExponential(),
-                                       same_step=True, batch=2, backend=backend)
-        seg.inp.set_rates(np.random.default_rng(2).uniform(0.0, 200.0, (2, 30)))
-        for pop in (seg.inp, seg.hidden[0], seg.out):
-            seg.net.record_spikes(pop)
-        seg.net.record(seg.hidden[0], ["v_soma", "v_basal", "v_apical"])
-        return seg.net
-    nets = {backend: net(backend) for backend in ("cpu", "cuda")}
+    seg = build_segregated_network(12, n_out=3, n_in=30, seed=3, dt=1.0, g_a=0.05, method="euler",
+                                   spike_mode="poisson_events", synapse=cs.TruncatedDoubleExponential(),
+                                   same_step=True, batch=2, backend=backend)
+    seg.inp.set_rates(np.random.default_rng(2).uniform(0.0, 200.0, (2, 30)))
+    for pop in (seg.inp, seg.hidden[0], seg.out):
+        seg.net.record_spikes(pop)
+    seg.net.record(seg.hidden[0], ["v_soma", "v_basal", "v_apical"])
+    return seg.net
+
+
+def test_segregated_network_poisson_events_fir_kernel_same_step_equals_cpu():
+    nets = {backend: segregated_net(backend) for backend in ("cpu", "cuda")}
     results = {backend: n.run(15.0) for backend, n in nets.items()}
     assert_same_results(results["cpu"], results["cuda"])
     assert_same_store(nets["cpu"], nets["cuda"])
 
 
+def diverging_net(backend):
+    """Replayed spikes kick two neurons to infinity."""
+    net = cs.Network(dt=0.1, seed=1, backend=backend)
+    src = net.add(cs.SpikeTrainSource(2, [0, 1], [0.5, 0.5]), name="kick")
+    pop = net.add(CobaLIF(6), name="victims")
+    net.connect(src, pop, "I", 1e308, connectivity=cs.Explicit([0, 1], [3, 3]), synapse=cs.Exponential(2.0))
+    return net
+
+
 def test_divergence_is_reported_with_the_cpu_population_neuron_and_time():
-    def diverging(backend):
-        net = cs.Network(dt=0.1, seed=1, backend=backend)
-        src = net.add(cs.SpikeTrainSource(2, [0, 1], [0.5, 0.5]), name="kick")
-        pop = net.add(CobaLIF(6), name="victims")
-        net.connect(src, pop, "I", 1e308, connectivity=cs.Explicit([0, 1], [3, 3]), synapse=cs.Exponential(2.0))
-        return net
     errors = {}
     for backend in ("cpu", "cuda"):
         with pytest.raises(cs.SimulationDiverged) as info:
-            diverging(backend).run(2.0, chunk_steps=4)
+            diverging_net(backend).run(2.0, chunk_steps=4)
         errors[backend] = info.value
     cpu, gpu = errors["cpu"], errors["cuda"]
     assert (gpu.population, gpu.neuron, gpu.copy, gpu.step) == (cpu.population, cpu.neuron, cpu.copy, cpu.step)
@@ -201,9 +227,13 @@ def _naud_sprekeler(net):
 
 
 def _urbanczik(net):
-    """Urbanczik-Senn neurons learning dendritic prediction (the rule runs on thread 0)."""
+    """Urbanczik-Senn neurons learning dendritic prediction, nudged by a teacher (the rule and the nudging run on
+    thread 0)."""
+    teacher = net.add(UrbanczikNeuron(2, phi_max=1000.0), name="teacher")
+    teacher["u_target"], teacher["g_nudge"] = -30.0, 2000.0  # held high: the student spikes within the short run
     pop = net.add(UrbanczikNeuron(2, phi_max=1000.0), name="us")
-    pop["u_target"], pop["g_nudge"] = -30.0, 2000.0  # a teacher holds the soma high: spikes within the short run
+    pop["g_nudge"] = 2000.0
+    SomaticNudging(teacher, pop)
     w = np.random.default_rng(9).normal(400.0, 100.0, (2, 8))
     proj = net.connect(_drive(net, 8, (20.0, 60.0), 9), pop, "dendrite", w, plasticity=UrbanczikSenn(4000.0))
     net.record_weights(proj, every=10)  # a weight monitor (thread 0)
@@ -218,33 +248,45 @@ BUILT_IN = {"CWA rate and spiking": ([_conductance], "exponential_euler", False)
             "Naud-Sprekeler, Urbanczik-Senn, active dendrites": ([_naud_sprekeler, _urbanczik, _active], "euler", True)}
 
 
+def built_in_net(backend, group):
+    """The models of ``group`` (:data:`BUILT_IN`) in one network of two copies."""
+    builders, method, _ = BUILT_IN[group]
+    net = cs.Network(dt=0.1, seed=8, batch=2, backend=backend, method=method)
+    for build in builders:
+        spiking, traced = build(net)
+        for pop in spiking:
+            net.record_spikes(pop)
+        for pop, variables in traced:
+            net.record(pop, variables)
+    return net
+
+
 @pytest.mark.parametrize("group", BUILT_IN)
 def test_built_in_models_equal_cpu(group):
     """The built-in models not covered elsewhere here, in small driven networks with two copies."""
-    builders, method, exact = BUILT_IN[group]
+    exact = BUILT_IN[group][2]
 
     def run(backend):
-        net = cs.Network(dt=0.1, seed=8, batch=2, backend=backend, method=method)
-        for build in builders:
-            spiking, traced = build(net)
-            for pop in spiking:
-                net.record_spikes(pop)
-            for pop, variables in traced:
-                net.record(pop, variables)
+        net = built_in_net(backend, group)
         return net, net.run(6.0)
     (cpu, a), (gpu, b) = run("cpu"), run("cuda")
     assert_same_results(a, b, exact)
     assert_same_store(cpu, gpu, exact)
 
 
-def test_cobahh_and_the_bac_cell_equal_cpu():
+def cobahh_bac_net(backend):
     """Hodgkin-Huxley somas (generated compartment kernels) with COBA's sparse E/I wiring, and the
     three-compartment cell with a calcium plateau, in one network of two copies."""
+    net = build_cobahh(100, seed=2, batch=2, backend=backend).net
+    spiking, traced = _bac(net)
+    net.record_spikes(spiking[0])
+    net.record(*traced[0])
+    return net
+
+
+def test_cobahh_and_the_bac_cell_equal_cpu():
     def run(backend):
-        net = build_cobahh(100, seed=2, batch=2, backend=backend).net
-        spiking, traced = _bac(net)
-        net.record_spikes(spiking[0])
-        net.record(*traced[0])
+        net = cobahh_bac_net(backend)
         return net, net.run(4.0)
     (cpu, a), (gpu, b) = run("cpu"), run("cuda")
     assert_same_results(a, b)
@@ -269,17 +311,26 @@ def test_stages_without_a_cuda_form_are_refused_by_name():
         net.run(1.0)
 
 
+TRAINING_IMAGES = np.random.default_rng(7).uniform(0.0, 1.0, (4, 30))
+TRAINING_LABELS = np.array([0, 2, 1, 2])
+
+
+def segregated_training(backend, hidden=10, spike_mode="poisson_events", sparse_feedback=False, **rule):
+    """The two-phase protocol of the segregated-dendrite network (``hidden``: a size or sizes), two copies."""
+    seg = build_segregated_network(hidden, n_out=3, n_in=30, seed=5, dt=1.0, batch=2, spike_mode=spike_mode,
+                                   sparse_feedback=sparse_feedback, backend=backend)
+    rule = SegregatedLearning((0.5,) * (len(seg.hidden) + 1), **rule)
+    training = SegregatedTraining(seg, rule, phase_ms=12.0, settle_ms=6.0, test_ms=10.0, test_settle_ms=4.0, seed=2)
+    return seg, training
+
+
 def test_two_phase_training_and_test_equal_cpu():
     """The segregated-dendrite protocol (run by thread 0) trains two copies on their own examples and tests:
     weights, biases and the outputs equal the CPU's."""
-    images = np.random.default_rng(7).uniform(0.0, 1.0, (4, 30))
-    labels = np.array([0, 2, 1, 2])
+    images, labels = TRAINING_IMAGES, TRAINING_LABELS
 
     def train(backend):
-        seg = build_segregated_network(10, n_out=3, n_in=30, seed=5, dt=1.0, batch=2, spike_mode="poisson_events",
-                                       backend=backend)
-        training = SegregatedTraining(seg, SegregatedLearning((0.5, 0.5)), phase_ms=12.0, settle_ms=6.0,
-                                      test_ms=10.0, test_settle_ms=4.0, seed=2)
+        seg, training = segregated_training(backend)
         trained = training.train(images, labels)
         tested = training.test(images[:2], labels[:2])
         return seg.net, trained, tested
@@ -322,23 +373,25 @@ def test_info_lists_the_backends():
     assert lines[1].startswith("cuda: available") and "simulator" in lines[1]  # the test session's simulator
 
 
+def stdp_net(backend):
+    """Pair STDP (multiplicative, nearest) on a dense projection, triplet STDP (all-to-all) on a sparse one."""
+    net = cs.Network(dt=0.1, seed=4, batch=2, backend=backend)
+    drive = net.add(cs.PoissonSource(12), name="drive")
+    drive.set_rates(np.random.default_rng(1).uniform(100.0, 400.0, (2, 12)))
+    post = net.add(CobaLIF(5), name="post")
+    post["v"] = -60.0 + np.random.default_rng(2).uniform(0.0, 9.0, (2, 5))
+    net.connect(drive, post, "ge", 4.0,
+                plasticity=cs.plasticity.PairSTDP(A_plus=0.2, A_minus=0.25, w_max=8.0, mu=1.0, pairing="nearest"))
+    net.connect(drive, post, "ge", 3.0, connectivity=cs.FixedProbability(0.5),
+                plasticity=cs.plasticity.TripletSTDP.visual_cortex(w_max=8.0))
+    for pop in (drive, post):
+        net.record_spikes(pop)
+    return net
+
+
 def test_stdp_pair_and_triplet_dense_and_sparse_batch_equal_cpu():
-    """Weights shared by two copies change copy by copy, as on the CPU: pair STDP (multiplicative, nearest)
-    on a dense projection, triplet STDP (all-to-all) on a sparse one."""
-    def net(backend):
-        net = cs.Network(dt=0.1, seed=4, batch=2, backend=backend)
-        drive = net.add(cs.PoissonSource(12), name="drive")
-        drive.set_rates(np.random.default_rng(1).uniform(100.0, 400.0, (2, 12)))
-        post = net.add(CobaLIF(5), name="post")
-        post["v"] = -60.0 + np.random.default_rng(2).uniform(0.0, 9.0, (2, 5))
-        net.connect(drive, post, "ge", 4.0,
-                    plasticity=cs.plasticity.PairSTDP(A_plus=0.2, A_minus=0.25, w_max=8.0, mu=1.0, pairing="nearest"))
-        net.connect(drive, post, "ge", 3.0, connectivity=cs.FixedProbability(0.5),
-                    plasticity=cs.plasticity.TripletSTDP.visual_cortex(w_max=8.0))
-        for pop in (drive, post):
-            net.record_spikes(pop)
-        return net
-    nets = {backend: net(backend) for backend in ("cpu", "cuda")}
+    """Weights shared by two copies change copy by copy, as on the CPU."""
+    nets = {backend: stdp_net(backend) for backend in ("cpu", "cuda")}
     results = {backend: n.run(8.0) for backend, n in nets.items()}
     assert_same_results(results["cpu"], results["cuda"])
     assert_same_store(nets["cpu"], nets["cuda"])

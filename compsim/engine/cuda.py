@@ -12,10 +12,14 @@ backend (:mod:`compsim.engine.cpu`), with the same model kernels, compiled for t
   counter-based stream keyed by seed, stream, neuron and step) and the bookkeeping kernels are the
   CPU's Numba functions, compiled as device functions; each thread updates one neuron of one copy.
 * **Order-preserving delivery.** Spike lists are compacted per copy in ascending order (one thread
-  per copy), and every target sums its inputs itself (:func:`compsim.engine.kernels.gather_dense`,
-  :func:`~compsim.engine.kernels.gather_sparse` over a post-major copy of the sparse matrix) in the
-  order the CPU's event-driven kernels add them: no float atomics, so a run is deterministic.
-  STDP changes each synapse copy by copy, as the CPU does (:func:`compsim.plasticity.stdp.stdp_synapse`).
+  per copy), and every target sums its inputs itself in the order the CPU's event-driven kernels add
+  them: no float atomics, so a run is deterministic. Dense and graded projections gather over the
+  spike list (:func:`compsim.engine.kernels.gather_dense`, :func:`~compsim.engine.kernels.gather_graded`);
+  sparse ones are event-driven in two passes (:meth:`compsim.projection.SparseDelivery.emit_cuda`: the
+  spikes' synapses are listed at their targets with an integer atomic counter, then each target sorts
+  its few events and adds them, :func:`~compsim.engine.kernels.sum_events`), so the work follows the
+  synapses of the spiking neurons. STDP changes each synapse copy by copy, as the CPU does
+  (:func:`compsim.plasticity.stdp.stdp_synapse`).
 * **Not parallel yet** (:meth:`compsim.engine.plan.Stage.emit_serially`: thread 0 runs the stage's
   CPU lines): monitors' recording, replayed spike trains, the two-phase protocol, Urbanczik-Senn,
   k-winners-take-all, nudging and graded sparse delivery. Correct, and slow where the work is large.
@@ -31,8 +35,13 @@ differs; the random draws are integer arithmetic and identical. numba-cuda's sim
 reproduces the CPU backend bit for bit, float64 and float32 (``tests/test_cuda_backend.py``), except
 graded dense delivery, which the CPU sums in BLAS order (equal to rounding). The simulator supports
 grid barriers in one block only and runs :data:`SIMULATOR_THREADS` threads.
+
+Without a GPU, :func:`compile_ptx` compiles a network's kernel for a device (NVIDIA's NVVM) to show that
+it and every kernel it calls compile there (``tests/test_cuda_ptx.py``).
 """
 import importlib.util
+from contextlib import contextmanager
+from types import SimpleNamespace
 
 import numpy as np
 from numba import njit
@@ -117,6 +126,7 @@ class CudaChunkWriter(ModuleWriter):
     def __init__(self, store):
         super().__init__(store)
         self.tails = []  # lines for thread 0 after the current stage's barrier (e.g. monitor fill positions)
+        self.second_passes = []  # lines for every thread after that barrier (a two-pass stage's second pass)
         self.pending = False  # a stage has ended: the next needs a barrier first (begin_stage)
         self.phase = None
 
@@ -153,6 +163,10 @@ class CudaChunkWriter(ModuleWriter):
             self.emit_all(self.tails, 1)
             self.emit("grid.sync()")
             self.tails = []
+        if self.second_passes:
+            self.lines.extend(self.second_passes)
+            self.emit("grid.sync()")
+            self.second_passes = []
 
     def serial(self, emit):
         """Thread 0 runs the lines ``emit(self)`` writes for the CPU's loop: short bookkeeping (recording,
@@ -169,6 +183,15 @@ class CudaChunkWriter(ModuleWriter):
         for line in body:
             self.lines.append("    " + line.replace("stop = True", stop))
         self.end_stage()
+
+    def after_barrier(self, emit):
+        """The lines ``emit(self)`` writes run on every thread after the barrier that ends this stage (and the
+        stages of its phase that share it), before a barrier of their own: the second pass of a stage that
+        needs the first complete everywhere."""
+        start = len(self.lines)
+        emit(self)
+        self.second_passes.extend(self.lines[start:])
+        del self.lines[start:]
 
     def end_stage(self):
         """End a stage: a barrier before the next stage, unless both are of a phase whose stages are independent
@@ -250,6 +273,43 @@ def generate(plan, store):
 def load(text):
     """Import the generated module ``text`` (cached on disk like the CPU's) and return its kernel."""
     return load_module(text, "compsim_cuda").run_chunk
+
+
+def compile_ptx(network, cc=(9, 0)):
+    """PTX of ``network``'s chunk kernel for compute capability ``cc``, compiled without a GPU.
+
+    A check that the generated kernel and every kernel it calls compile for the device (types, supported
+    functions) before GPU time is booked: it needs NVIDIA's NVVM (``pip install "compsim[cuda]"``), not a GPU
+    or driver, and numba's real CUDA target (``NUMBA_ENABLE_CUDASIM`` unset). Any network can be checked, whatever
+    its backend; it is prepared (:meth:`compsim.Network.prepare`) but not run. Returns the PTX text.
+    """
+    if simulated():
+        raise RuntimeError("compile_ptx: numba's CUDA simulator is on (NUMBA_ENABLE_CUDASIM=1); "
+                           "unset it to compile for a device")
+    from numba import cuda, typeof, types
+
+    text, args = generate(network.prepare(), network.store)
+    kernel = load(text)
+    watch = np.zeros(1, dtype=np.int64)
+    signature = (types.int64, types.int64, types.float64, typeof(network._status), typeof(network.stream_keys()),
+                 typeof(watch), *[typeof(network.store[key]) for key in args])
+    with _device_functions_for(cc):
+        ptx, _ = cuda.compile_ptx(kernel.py_func, signature, cc=cc)
+    return ptx
+
+
+@contextmanager
+def _device_functions_for(cc):
+    """numba-cuda compiles the device functions a kernel calls for the current device's compute capability; with no
+    device, tell it ``cc`` for the time of one compilation."""
+    from numba.cuda import dispatcher
+
+    current = dispatcher.get_current_device
+    dispatcher.get_current_device = lambda: SimpleNamespace(compute_capability=tuple(cc))
+    try:
+        yield
+    finally:
+        dispatcher.get_current_device = current
 
 
 class DeviceState:

@@ -22,6 +22,16 @@ COLLECT_BLOCK = 64
 
 
 @njit(cache=True)
+def copy_into(dst, src):
+    """``dst[...] = src`` for two C-contiguous arrays of one size (any shapes), element by element: an array
+    assignment needs Numba's runtime, which CUDA kernels lack, so stages that run on the device copy with this."""
+    d = dst.reshape(dst.size)
+    s = src.reshape(src.size)
+    for k in range(d.shape[0]):
+        d[k] = s[k]
+
+
+@njit(cache=True)
 def collect_spikes(cnt, spk, nsp):
     """Per copy ``b``: the indices of neurons with ``cnt[0, b, i] > 0`` into ``spk[b]``, their number into ``nsp[b]``
     (:func:`collect_copy`)."""
@@ -184,6 +194,45 @@ def gather_sparse(b, i, cnt, by_post_ptr, by_post_pre, by_post, w, target):
         c = cnt[b, by_post_pre[e]]
         if c != 0:
             acc += c * w[by_post[e]]
+    target[b, i] = acc
+
+
+#: a target with more events than this in a step sums them by scanning its synapses (:func:`gather_sparse`)
+#: instead of sorting them (:func:`sum_events`): the same terms in the same order, O(in-degree)
+SORT_EVENTS_MAX = 32
+
+
+@njit(cache=True)
+def sum_events(b, i, cnt, by_post_ptr, by_post_pre, by_post, syn_pre, w, fill, events, target):
+    """The second pass of the CUDA backend's event-driven sparse delivery: ``target[b, i] += sum c_j w_s`` over the
+    ``fill[b, i]`` synapses ``s`` onto target ``i`` whose presynaptic neuron ``j = syn_pre[s]`` spiked this step.
+
+    The first pass (a thread per spike and synapse) listed them in ``events[b, by_post_ptr[i]:]`` in the order the
+    threads arrived; here they are sorted by storage index, the order in which :func:`deliver_sparse` adds them
+    (ascending presynaptic neuron, then storage order), so the sum is the CPU's, bit for bit where the device rounds
+    as the CPU does. Above :data:`SORT_EVENTS_MAX` events the target scans its synapses instead
+    (:func:`gather_sparse`: the same terms in the same order). ``fill[b, i]`` is reset for the next step.
+    """
+    m = fill[b, i]
+    if m == 0:
+        return
+    fill[b, i] = 0
+    if m > SORT_EVENTS_MAX:
+        gather_sparse(b, i, cnt, by_post_ptr, by_post_pre, by_post, w, target)
+        return
+    ev = events[b]
+    first = by_post_ptr[i]
+    for a in range(first + 1, first + m):  # insertion sort: a few events per target and step
+        key = ev[a]
+        k = a - 1
+        while k >= first and ev[k] > key:
+            ev[k + 1] = ev[k]
+            k -= 1
+        ev[k + 1] = key
+    acc = target[b, i]
+    for a in range(first, first + m):
+        s = ev[a]
+        acc += cnt[b, syn_pre[s]] * w[s]
     target[b, i] = acc
 
 
