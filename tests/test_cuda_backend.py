@@ -100,7 +100,31 @@ def test_sparse_delivery_with_few_and_many_events_per_target_equals_cpu():
     assert SORT_EVENTS_MAX == 32  # the network above is sized for it
     nets = {backend: busy_sparse_net(backend) for backend in ("cpu", "cuda")}
     results = {backend: n.run(1.0) for backend, n in nets.items()}
-    assert_same(results["cpu"].state["pop"]["ge"], results["cuda"].state["pop"]["ge"], "ge")
+    (name, trace), = results["cpu"].state.items()
+    assert_same(trace["ge"], results["cuda"].state[name]["ge"], "ge")
+    assert_same_store(nets["cpu"], nets["cuda"])
+
+
+def many_neurons_net(backend):
+    """Populations large enough for the parallel spike collection: 4,200 sources (66 chunks of neurons in two
+    groups) and 70 targets (two chunks)."""
+    net = cs.Network(dt=0.1, seed=13, batch=2, backend=backend)
+    drive = net.add(cs.PoissonSource(4200, 100.0), name="drive")
+    pop = net.add(CobaLIF(70), name="pop")
+    pop["v"] = np.random.default_rng(3).uniform(-52.0, -50.2, (2, 70))  # threshold -50 mV: spikes within the run
+    net.connect(drive, pop, "ge", 4.0, connectivity=cs.FixedInDegree(40))
+    net.connect(pop, pop, "gi", 0.5, connectivity=cs.FixedProbability(0.2))
+    for p in (drive, pop):
+        net.record_spikes(p)
+    return net
+
+
+def test_parallel_spike_collection_of_large_populations_equals_cpu():
+    from compsim.engine.kernels import CHUNK_NEURONS, GROUP_CHUNKS
+    assert 70 > CHUNK_NEURONS and 4200 > CHUNK_NEURONS * GROUP_CHUNKS  # both take the parallel path, over groups
+    nets = {backend: many_neurons_net(backend) for backend in ("cpu", "cuda")}
+    results = {backend: n.run(1.5) for backend, n in nets.items()}
+    assert_same_results(results["cpu"], results["cuda"])
     assert_same_store(nets["cpu"], nets["cuda"])
 
 

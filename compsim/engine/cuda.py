@@ -126,7 +126,7 @@ class CudaChunkWriter(ModuleWriter):
     def __init__(self, store):
         super().__init__(store)
         self.tails = []  # lines for thread 0 after the current stage's barrier (e.g. monitor fill positions)
-        self.second_passes = []  # lines for every thread after that barrier (a two-pass stage's second pass)
+        self.passes = []  # lines for every thread after that barrier, pass by pass (later passes of a stage)
         self.pending = False  # a stage has ended: the next needs a barrier first (begin_stage)
         self.phase = None
 
@@ -163,10 +163,10 @@ class CudaChunkWriter(ModuleWriter):
             self.emit_all(self.tails, 1)
             self.emit("grid.sync()")
             self.tails = []
-        if self.second_passes:
-            self.lines.extend(self.second_passes)
+        passes, self.passes = self.passes, []
+        for lines in passes:
+            self.lines.extend(lines)
             self.emit("grid.sync()")
-            self.second_passes = []
 
     def serial(self, emit):
         """Thread 0 runs the lines ``emit(self)`` writes for the CPU's loop: short bookkeeping (recording,
@@ -184,14 +184,18 @@ class CudaChunkWriter(ModuleWriter):
             self.lines.append("    " + line.replace("stop = True", stop))
         self.end_stage()
 
-    def after_barrier(self, emit):
-        """The lines ``emit(self)`` writes run on every thread after the barrier that ends this stage (and the
-        stages of its phase that share it), before a barrier of their own: the second pass of a stage that
-        needs the first complete everywhere."""
-        start = len(self.lines)
-        emit(self)
-        self.second_passes.extend(self.lines[start:])
-        del self.lines[start:]
+    def after_barrier(self, *emits):
+        """Later passes of a stage that need the previous pass complete everywhere: the lines ``emits[k](self)``
+        writes run on every thread after the barrier that ends this stage (and the stages of its phase that share
+        it) and ``k`` barriers more; each pass ends with a barrier. Passes of the same rank of a phase's stages run
+        together."""
+        for k, emit in enumerate(emits):
+            start = len(self.lines)
+            emit(self)
+            if len(self.passes) <= k:
+                self.passes.append([])
+            self.passes[k].extend(self.lines[start:])
+            del self.lines[start:]
 
     def end_stage(self):
         """End a stage: a barrier before the next stage, unless both are of a phase whose stages are independent

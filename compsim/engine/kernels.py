@@ -67,6 +67,45 @@ def collect_copy(counts, out):
     return k
 
 
+# -- order-preserving spike collection of the CUDA backend, in parallel (large populations): each thread counts the
+# spikes of a chunk of neurons; the counts become offsets (within groups of chunks, then over the groups); each
+# thread lists its chunk's spikes from its offset. The list equals collect_copy's.
+
+#: neurons a thread counts and lists
+CHUNK_NEURONS = 64
+#: chunks whose offsets one thread adds up
+GROUP_CHUNKS = 64
+
+
+@njit(cache=True)
+def count_chunk(counts, c):
+    """How many neurons of chunk ``c`` (:data:`CHUNK_NEURONS` from ``c * CHUNK_NEURONS``) have ``counts[i] > 0``."""
+    k = 0
+    for i in range(c * CHUNK_NEURONS, min((c + 1) * CHUNK_NEURONS, counts.shape[0])):
+        k += 1 if counts[i] > 0 else 0
+    return k
+
+
+@njit(cache=True)
+def offsets_in_place(values, start, stop):
+    """``values[start:stop]`` becomes its exclusive running sum; returns the total."""
+    total = 0
+    for k in range(start, stop):
+        v = values[k]
+        values[k] = total
+        total += v
+    return total
+
+
+@njit(cache=True)
+def list_chunk(counts, c, first, out):
+    """The neurons of chunk ``c`` with ``counts[i] > 0``, ascending, into ``out`` from position ``first``."""
+    for i in range(c * CHUNK_NEURONS, min((c + 1) * CHUNK_NEURONS, counts.shape[0])):
+        if counts[i] > 0:
+            out[first] = i
+            first += 1
+
+
 @njit(cache=True)
 def first_nonfinite(state, b):
     """First neuron of copy ``b`` with a non-finite value in any row of ``state`` (n_vars, B, n), or 0."""

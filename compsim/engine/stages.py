@@ -3,6 +3,8 @@
 Source, delivery and monitor stages live beside their owners
 (:mod:`compsim.sources`, :mod:`compsim.projection`, :mod:`compsim.monitors`).
 """
+import numpy as np
+
 from .. import rng
 from . import kernels
 from .cpu import divergence_lines
@@ -181,11 +183,53 @@ class CollectSpikes(Stage):
         out.emit(f"{collect}({out.array(own, 'cnt')}, {out.array(own, 'spk')}, {out.array(own, 'nsp')})")
 
     def emit_cuda(self, out):
-        """One thread per copy, in ascending neuron order (:func:`compsim.engine.kernels.collect_copy`)."""
-        own = self.subject.owner
-        if self.subject.spike_mode == "poisson_events":
+        """In ascending neuron order: up to :data:`~compsim.engine.kernels.CHUNK_NEURONS` neurons, one thread per
+        copy (:func:`~compsim.engine.kernels.collect_copy`); more, in four passes, each over all threads:
+
+        1. each chunk of neurons counts its spikes (:func:`~compsim.engine.kernels.count_chunk`);
+        2. the counts become offsets within groups of chunks (:func:`~compsim.engine.kernels.offsets_in_place`);
+        3. the groups' totals become offsets, their sum the number of spikes (one thread per copy);
+        4. each chunk lists its spikes from its offset (:func:`~compsim.engine.kernels.list_chunk`).
+        """
+        pop = self.subject
+        own = pop.owner
+        if pop.spike_mode == "poisson_events":
             return
         cnt, spk, nsp = out.array(own, "cnt"), out.array(own, "spk"), out.array(own, "nsp")
-        out.grid_loop("b", f"{nsp}.shape[0]")
-        out.emit(f"{nsp}[b] = {out.use(kernels.collect_copy)}({cnt}[0, b], {spk}[b])", 1)
+        if pop.n <= kernels.CHUNK_NEURONS:
+            out.grid_loop("b", f"{nsp}.shape[0]")
+            out.emit(f"{nsp}[b] = {out.use(kernels.collect_copy)}({cnt}[0, b], {spk}[b])", 1)
+            out.end_stage()
+            return
+        chunks = -(-pop.n // kernels.CHUNK_NEURONS)
+        groups = -(-chunks // kernels.GROUP_CHUNKS)
+        store = pop.network.store
+        if not store.has(own, "chunk_spikes"):
+            store.declare(own, "chunk_spikes", (pop.batch, chunks), np.int64, kind="scratch",
+                          doc="CUDA spike collection: spikes per chunk of neurons, then their offsets")
+            store.declare(own, "group_spikes", (pop.batch, groups), np.int64, kind="scratch",
+                          doc="CUDA spike collection: spikes per group of chunks, then their offsets")
+        chunk, group = out.array(own, "chunk_spikes"), out.array(own, "group_spikes")
+        offsets = out.use(kernels.offsets_in_place)
+        out.comment(f"spikes of {pop.name}: count by chunks")
+        out.grid_loop("cell", f"{pop.batch * chunks}")
+        out.emit(f"{chunk}[cell // {chunks}, cell % {chunks}] = "
+                 f"{out.use(kernels.count_chunk)}({cnt}[0, cell // {chunks}], cell % {chunks})", 1)
+
+        def chunk_offsets(out):
+            out.grid_loop("cell", f"{pop.batch * groups}")
+            out.emit_all([f"b, g = cell // {groups}, cell % {groups}",
+                          f"{group}[b, g] = {offsets}({chunk}[b], g * {kernels.GROUP_CHUNKS}, "
+                          f"min((g + 1) * {kernels.GROUP_CHUNKS}, {chunks}))"], 1)
+
+        def group_offsets(out):
+            out.grid_loop("b", f"{pop.batch}")
+            out.emit(f"{nsp}[b] = {offsets}({group}[b], 0, {groups})", 1)
+
+        def list_spikes(out):
+            out.grid_loop("cell", f"{pop.batch * chunks}")
+            out.emit_all([f"b, c = cell // {chunks}, cell % {chunks}",
+                          f"{out.use(kernels.list_chunk)}({cnt}[0, b], c, {chunk}[b, c] + "
+                          f"{group}[b, c // {kernels.GROUP_CHUNKS}], {spk}[b])"], 1)
+        out.after_barrier(chunk_offsets, group_offsets, list_spikes)
         out.end_stage()
