@@ -407,13 +407,38 @@ class Network:
         return self._program[2]
 
     def _call(self, n_steps):
-        fn, args, _, _ = self._program
+        """Run ``n_steps`` steps (a chunk) and return ``(steps done, stop reason)``."""
         if self._device is not None:
             self._device.call(n_steps, self.step, self.dt, self._status, self._keys)
+            return self._stopped()
+        self._launch(n_steps)
+        return self._finish()
+
+    def _launch(self, n_steps):
+        """Start a chunk: the CPU runs it; the CUDA backend starts it on the device and returns."""
+        fn, args, _, _ = self._program
+        if self._device is not None:
+            self._device.launch(n_steps, self.step, self.dt, self._status, self._keys)
         else:
             store = self.store
             fn(n_steps, self.step, self.dt, self._status, self._keys, *[store[a] for a in args])
+
+    def _finish(self):
+        """Wait for the chunk :meth:`_launch` started; returns ``(steps done, stop reason)``."""
+        if self._device is not None:
+            self._device.finish(self._status)
+        return self._stopped()
+
+    def _stopped(self):
         return int(self._status[cpu.STEPS_DONE]), int(self._status[cpu.STOP_REASON])
+
+    def _drain(self, stages, writer):
+        """Hand the chunk's recordings to ``writer`` (monitors empty their buffers) and flush it."""
+        for stage in stages:
+            stage.after_chunk(self, writer)
+        writer.flush(self.t)
+        if self._device is not None:
+            self._device.after_drain()
 
     # -- running --------------------------------------------------------------------
     def run(self, duration, *, output=None, progress=False, chunk_steps=None, append=False):
@@ -528,17 +553,22 @@ class Network:
         t_start = self.t
         # Ctrl-C / SIGTERM stop the run between two chunks
         with deferred_signals() as signals, self._on_device():
+            pending = False  # the CUDA backend: the last chunk's recordings, drained while the next chunk runs
             while self.step < end:
                 n = min(chunk, end - self.step)
                 for stage in stages:
                     stage.before_chunk(self, self.step, n)
                 t0 = time.perf_counter()
-                done, stop = self._call(n)
+                self._launch(n)
+                if pending:
+                    self._drain(stages, writer)
+                done, stop = self._finish()
                 self.timings["run_s"] += time.perf_counter() - t0
                 self.step += done
-                for stage in stages:
-                    stage.after_chunk(self, writer)
-                writer.flush(self.t)
+                pending = self._device is not None and self.step < end and stop == cpu.STOP_NONE \
+                    and signals.signum is None
+                if not pending:
+                    self._drain(stages, writer)
                 if stop == cpu.STOP_NONFINITE:
                     self._diverged()
                 if progress:

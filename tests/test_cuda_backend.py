@@ -87,21 +87,29 @@ def test_coba_like_batch_equals_cpu_spikes_traces_and_final_state():
 def busy_sparse_net(backend):
     """Sparse input so dense in time that a target receives about SORT_EVENTS_MAX events a step (120 sources x 0.3
     spikes per step x 0.9 connection probability = 32.4, sd 5.5; 60 target-steps): both ways of adding them."""
-    net = cs.Network(dt=0.1, seed=12, batch=2, backend=backend)
+    net = cs.Network(dt=0.1, seed=12, batch=2, backend=backend, chunk_steps=4)
     drive = net.add(cs.PoissonSource(120, 3000.0), name="drive")
     pop = net.add(CobaLIF(3), name="pop")
     net.connect(drive, pop, "ge", 0.05, connectivity=cs.FixedProbability(0.9))
     net.record(pop, ["ge"])
+    net.record_spikes(drive)  # about 70 spikes a step: the spike buffers fill and grow within the run
     return net
 
 
 def test_sparse_delivery_with_few_and_many_events_per_target_equals_cpu():
+    """Also: chunks of 4 steps, each drained while the next runs, and spike buffers that fill (the chunk stops
+    early) and grow."""
     from compsim.engine.kernels import SORT_EVENTS_MAX
     assert SORT_EVENTS_MAX == 32  # the network above is sized for it
     nets = {backend: busy_sparse_net(backend) for backend in ("cpu", "cuda")}
-    results = {backend: n.run(1.0) for backend, n in nets.items()}
-    (name, trace), = results["cpu"].state.items()
-    assert_same(trace["ge"], results["cuda"].state[name]["ge"], "ge")
+    for net in nets.values():
+        net.run(1.0)  # 3 chunks
+        net.run(2.0, chunk_steps=15)  # about 1,000 records a chunk: the buffers (960) fill
+    results = {backend: n.results() for backend, n in nets.items()}
+    assert_same_results(results["cpu"], results["cuda"], every_train_spikes=False)
+    monitor = nets["cuda"].monitors[1]
+    capacity = int(monitor.store.get(monitor.owner, "capacity")[0])
+    assert capacity > 4 * 120 * 2  # grew from its first size (4 records per neuron and copy)
     assert_same_store(nets["cpu"], nets["cuda"])
 
 

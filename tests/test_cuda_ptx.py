@@ -22,6 +22,8 @@ CC = (9, 0)
 NETWORKS = {
     "coba float64, batch": "t.coba_net('cpu')",
     "coba float32": "t.coba_net('cpu', dtype='float32')",
+    "busy sparse delivery": "t.busy_sparse_net('cpu')",
+    "large populations (parallel spike collection)": "t.many_neurons_net('cpu')",
     "segregated, FIR, same step": "t.segregated_net('cpu')",
     "spike replay": "t.diverging_net('cpu')",
     **{f"built-in: {group}": f"t.built_in_net('cpu', {group!r})" for group in (

@@ -25,8 +25,9 @@ backend (:mod:`compsim.engine.cpu`), with the same model kernels, compiled for t
   k-winners-take-all, nudging and graded sparse delivery. Correct, and slow where the work is large.
 * **State on the device.** The store's arrays are copied to the device when a run starts and back
   when it ends (the host holds the truth between runs: read and write state, save checkpoints as
-  on the CPU); during a run only the monitors' buffers (after each chunk) and the arrays a stage
-  replaces between chunks (e.g. a Poisson source's rates) cross.
+  on the CPU); during a run only the monitors' buffers (after each chunk, into page-locked host
+  memory, drained into the writer while the next chunk runs: :class:`DeviceState`) and the arrays a
+  stage replaces between chunks (e.g. a Poisson source's rates) cross.
 
 Parity: on a GPU, multiply-adds are contracted into fused ones and ``exp``/``log`` may round
 differently, so float64 states should agree with the CPU's to about 1e-12 relative until a spike
@@ -317,14 +318,28 @@ def _device_functions_for(cc):
 
 
 class DeviceState:
-    """The device copies of a network's arrays, and when they cross (module docstring)."""
+    """The device copies of a network's arrays, and when they cross (module docstring).
+
+    A run's chunks are pipelined: while chunk k + 1 runs, Python drains chunk k's recordings into the writer.
+    The monitors' buffers (the store's ``record`` arrays) have two device copies, written by alternate chunks,
+    and page-locked host arrays, which the device fills after each chunk (:meth:`finish`). Once drained, the
+    host buffers are back in their empty state, which is copied, on a second stream and while the next chunk
+    runs, into the device copy the chunk after next writes (:meth:`after_drain`).
+    """
 
     def __init__(self, network, kernel, args):
         from numba import cuda
 
         self.cuda, self.network, self.kernel, self.args = cuda, network, kernel, args
-        self.device, self.uploaded = {}, {}
+        self.device = {}  # key -> device array, for all but the monitors' buffers
+        self.record_sets = ({}, {})  # key -> device array: the monitors' buffers, for alternate chunks
+        self.uploaded = {}  # key -> the host array last copied to the device
+        self.pinned = {}  # key -> the page-locked host array of a monitor buffer
+        self.records = ()
+        self.active = 0  # the record set the next chunk writes
+        self.stale = None  # the record set of the chunk the host holds, to empty once drained
         self.running = False
+        self.stream = self.copier = self.d_status = None
         self.watch = np.full(max(len(network.populations), 1), NO_CELL, dtype=np.int64)
         if simulated():
             self.grid = (1, SIMULATOR_THREADS)
@@ -332,54 +347,98 @@ class DeviceState:
             self.grid = None  # sized at the first launch, when the kernel is compiled
 
     def _upload(self, key):
-        host = self.network.store[key]
-        self.device[key] = self.cuda.to_device(host)
+        store = self.network.store
+        if key in self.records:  # page-locked on the host; both device copies start empty
+            host = store[key]
+            if host is not self.pinned.get(key):
+                host = self.pinned[key] = store.replace(key, self.cuda.pinned_array(host.shape, dtype=host.dtype))
+            for records in self.record_sets:
+                records[key] = self.cuda.to_device(host)
+        else:
+            host = store[key]
+            self.device[key] = self.cuda.to_device(host)
         self.uploaded[key] = host
 
     def begin_run(self):
         """Copy every array to the device (the host's arrays may have changed since the last run)."""
+        self.stream, self.copier = self.cuda.stream(), self.cuda.stream()
+        store_records = {key for key, _ in self.network.store.items("record")}
+        self.records = tuple(key for key in self.args if key in store_records)
         for key in self.args:
             self._upload(key)
+        self.active, self.stale = 0, None
         self.running = True
 
     def end_run(self):
         """Copy every array back to the host, into the store's arrays, but the monitors' buffers (copied after
         each chunk, and drained since)."""
+        self.stream.synchronize()
+        self.copier.synchronize()
         store = self.network.store
-        records = {key for key, _ in store.items("record")}
         for key in self.args:
-            if key not in records:
+            if key not in self.records:
                 self.device[key].copy_to_host(store[key])
         self.running = False
 
+    def launch(self, n_steps, step0, dt, status, keys):
+        """Start ``n_steps`` steps on the device and return; :meth:`finish` waits for them."""
+        store = self.network.store
+        for key in self.args:  # replaced between chunks (e.g. rates)
+            if key not in self.records and store[key] is not self.uploaded[key]:
+                self._upload(key)
+        if any(store[key] is not self.uploaded[key] for key in self.records):  # a monitor grew its buffers (and
+            for key in self.records:  # changed its capacity in place): both record sets start from the host's
+                self._upload(key)
+        self.copier.synchronize()  # this chunk's record set is empty
+        status[:] = 0
+        status[STOP_REASON] = STOP_NONE
+        self.watch[:] = NO_CELL
+        self.d_status, d_watch = self.cuda.to_device(status), self.cuda.to_device(self.watch)
+        records = self.record_sets[self.active]
+        arrays = [records[k] if k in records else self.device[k] for k in self.args]
+        blocks, threads = self.grid or self._grid_size(n_steps, step0, dt, self.d_status, keys, d_watch, arrays)
+        self.kernel[blocks, threads, self.stream](n_steps, step0, dt, self.d_status, keys, d_watch, *arrays)
+
+    def finish(self, status):
+        """Wait for the chunk; ``status`` is filled as by the CPU's chunk loop, and the host's monitor buffers hold
+        the chunk's recordings (page-locked: one fast copy each)."""
+        self.stream.synchronize()
+        self.copier.synchronize()  # the emptying copies read the host buffers: done before they are overwritten
+        self.d_status.copy_to_host(status)
+        store = self.network.store
+        for key in self.records:
+            if store[key] is not self.uploaded[key]:  # monitors grow only after a chunk stopped early, drained first
+                raise RuntimeError(f"CUDA backend: monitor buffer {key} was replaced while its chunk ran")
+            self.record_sets[self.active][key].copy_to_host(store[key], stream=self.stream)
+        self.stream.synchronize()
+        self.stale, self.active = self.active, 1 - self.active
+
+    def after_drain(self):
+        """The host's monitor buffers are drained (empty again): copy them, asynchronously, into the record set of
+        the chunk they held, which the chunk after the running one writes."""
+        if self.stale is None:
+            return
+        store = self.network.store
+        for key in self.records:
+            if store[key] is self.uploaded[key]:  # a grown buffer goes to both sets at the next launch
+                self.record_sets[self.stale][key].copy_to_device(store[key], stream=self.copier)
+        self.stale = None
+
     def call(self, n_steps, step0, dt, status, keys):
-        """Run ``n_steps`` steps on the device; ``status`` is filled as by the CPU's chunk loop."""
-        if not self.running:  # a call outside a run (the compile check): a run of its own
+        """Run ``n_steps`` steps and wait (the compile check: a run of its own)."""
+        if not self.running:
             self.begin_run()
             try:
                 return self.call(n_steps, step0, dt, status, keys)
             finally:
                 self.end_run()
-        store = self.network.store
-        records = {key for key, _ in store.items("record")}
-        for key in self.args:  # replaced between chunks (rates, grown buffers), or drained (monitor buffers)
-            if key in records or store[key] is not self.uploaded[key]:
-                self._upload(key)
-        status[:] = 0
-        status[STOP_REASON] = STOP_NONE
-        self.watch[:] = NO_CELL
-        d_status, d_watch = self.cuda.to_device(status), self.cuda.to_device(self.watch)
-        blocks, threads = self.grid or self._grid_size(n_steps, step0, dt, d_status, keys, d_watch)
-        self.kernel[blocks, threads](n_steps, step0, dt, d_status, keys, d_watch, *[self.device[k] for k in self.args])
-        d_status.copy_to_host(status)
-        for key in records & set(self.args):
-            self.device[key].copy_to_host(store[key])
+        self.launch(n_steps, step0, dt, status, keys)
+        self.finish(status)
 
-    def _grid_size(self, *call_args):
+    def _grid_size(self, n_steps, step0, dt, d_status, keys, d_watch, arrays):
         """The largest cooperative grid of :data:`BLOCK_THREADS`-thread blocks that fits on the device (numba-cuda's
         occupancy query for the compiled kernel; one block per multiprocessor where the query is unavailable)."""
-        arrays = [self.device[k] for k in self.args]
-        kernel = self.kernel.specialize(*call_args, *arrays)
+        kernel = self.kernel.specialize(n_steps, step0, dt, d_status, keys, d_watch, *arrays)
         try:
             blocks = next(iter(kernel.overloads.values())).max_cooperative_grid_blocks(BLOCK_THREADS)
         except (AttributeError, StopIteration):

@@ -73,6 +73,17 @@ class StateStore:
         self._slots[self.key(owner, field)] = Slot(np.ascontiguousarray(array), kind, doc)
         return self._slots[self.key(owner, field)].array
 
+    def replace(self, key, array):
+        """Put ``array`` (same shape and dtype) in the place of slot ``key``'s array, e.g. a page-locked copy that a
+        GPU can fill asynchronously; returns it."""
+        slot = self._slots[key]
+        if array.shape != slot.array.shape or array.dtype != slot.array.dtype:
+            raise ValueError(f"StateStore.replace: {key} is {slot.array.dtype}{slot.array.shape}, "
+                             f"got {array.dtype}{array.shape}")
+        array[...] = slot.array
+        self._slots[key] = Slot(array, slot.kind, slot.doc)
+        return array
+
     def __getitem__(self, key):
         return self._slots[key].array
 
