@@ -339,7 +339,7 @@ class DeviceState:
         self.active = 0  # the record set the next chunk writes
         self.stale = None  # the record set of the chunk the host holds, to empty once drained
         self.running = False
-        self.stream = self.copier = self.d_status = None
+        self.stream = self.copier = self.d_status = self.keys = None
         self.watch = np.full(max(len(network.populations), 1), NO_CELL, dtype=np.int64)
         if simulated():
             self.grid = (1, SIMULATOR_THREADS)
@@ -394,10 +394,13 @@ class DeviceState:
         status[STOP_REASON] = STOP_NONE
         self.watch[:] = NO_CELL
         self.d_status, d_watch = self.cuda.to_device(status), self.cuda.to_device(self.watch)
+        if self.keys is None or not np.array_equal(self.keys[0], keys):  # device arrays only: numba would copy a
+            self.keys = (keys.copy(), self.cuda.to_device(keys))  # host array back after the kernel, and wait for it
         records = self.record_sets[self.active]
         arrays = [records[k] if k in records else self.device[k] for k in self.args]
-        blocks, threads = self.grid or self._grid_size(n_steps, step0, dt, self.d_status, keys, d_watch, arrays)
-        self.kernel[blocks, threads, self.stream](n_steps, step0, dt, self.d_status, keys, d_watch, *arrays)
+        call = (n_steps, step0, dt, self.d_status, self.keys[1], d_watch, *arrays)
+        blocks, threads = self.grid or self._grid_size(call)
+        self.kernel[blocks, threads, self.stream](*call)
 
     def finish(self, status):
         """Wait for the chunk; ``status`` is filled as by the CPU's chunk loop, and the host's monitor buffers hold
@@ -435,10 +438,10 @@ class DeviceState:
         self.launch(n_steps, step0, dt, status, keys)
         self.finish(status)
 
-    def _grid_size(self, n_steps, step0, dt, d_status, keys, d_watch, arrays):
+    def _grid_size(self, call):
         """The largest cooperative grid of :data:`BLOCK_THREADS`-thread blocks that fits on the device (numba-cuda's
         occupancy query for the compiled kernel; one block per multiprocessor where the query is unavailable)."""
-        kernel = self.kernel.specialize(n_steps, step0, dt, d_status, keys, d_watch, *arrays)
+        kernel = self.kernel.specialize(*call)
         try:
             blocks = next(iter(kernel.overloads.values())).max_cooperative_grid_blocks(BLOCK_THREADS)
         except (AttributeError, StopIteration):
