@@ -229,7 +229,7 @@ class CudaChunkWriter(ModuleWriter):
             *self.preamble,
             "",
             "",
-            "@cuda.jit",
+            "@cuda.jit(cache=True)  # on disk, beside this module (its name hashes the kernels it calls)",
             f"def run_chunk(n_steps, step0, dt, status, keys, watch, {', '.join(self.args)}):",
             "    grid = cuda.cg.this_grid()",
             "    tid = cuda.grid(1)",
