@@ -527,4 +527,10 @@ class GradedSparseDelivery(_GradedDelivery):
 
     kernel = staticmethod(kernels.deliver_graded_sparse)
     fields = ("indptr", "indices", "w")
-    emit_cuda = _GradedDelivery.emit_serially  # CUDA backend: one thread (not parallel yet)
+
+    def emit_cuda(self, out):
+        """Each target sums its synapses' terms in the CPU's order (post-major, :meth:`Projection.post_major`):
+        :func:`~compsim.engine.kernels.gather_sparse` with the activities in the place of spike counts."""
+        j = self.subject
+        args = ", ".join(out.array(j.owner, f) for f in (*j.post_major(), "w"))
+        self.emit_gather(out, kernels.gather_sparse, f"{self.source(out)}, {args}")

@@ -85,8 +85,8 @@ class ActiveDendriteNeuron(Model):
 
     def _declare(self, store, batch, dtype):
         super()._declare(store, batch, dtype)
-        store.declare(self.owner, "topk", (self.n,), dtype, kind="scratch",
-                      doc=f"the potentials of one copy of '{self.name}', partially ordered by the k-WTA")
+        store.declare(self.owner, "topk", (batch, self.n), dtype, kind="scratch",
+                      doc=f"the potentials of '{self.name}' per copy, partially ordered by the k-WTA")
 
     def describe(self):
         d = super().describe()
@@ -119,15 +119,21 @@ class KWinnersStage(Stage):
 
     phase = "populations"
     verb = "k-winners-take-all"
-    emit_cuda = Stage.emit_serially  # CUDA backend: one thread selects (not parallel yet)
 
-    def emit(self, out):
+    def arguments(self, out):
         pop = self.subject
         phi = list(pop.constant_names(pop.network.dt, pop.network.method)).index("phi_dt")
-        select = out.use(k_winners)
-        out.emit(f"{select}({out.array(pop.owner, 'state')}, {out.array(pop.owner, 'cnt')}, "
-                 f"{out.array(pop.owner, 'topk')}, {out.array(pop.owner, 'par')}[:, {phi}], {pop.k}, "
-                 f"keys[{pop.index}], step)")
+        return (f"{out.array(pop.owner, 'state')}, {out.array(pop.owner, 'cnt')}, {out.array(pop.owner, 'topk')}, "
+                f"{out.array(pop.owner, 'par')}[:, {phi}], {pop.k}, keys[{pop.index}], step")
+
+    def emit(self, out):
+        out.emit(f"{out.use(k_winners)}({self.arguments(out)})")
+
+    def emit_cuda(self, out):
+        """One thread per copy."""
+        out.grid_loop("b", f"{self.subject.batch}")
+        out.emit(f"{out.use(k_winners_copy)}(b, {self.arguments(out)})", 1)
+        out.end_stage()
 
 
 @njit(cache=True)
@@ -158,19 +164,27 @@ def kth_largest(values, k):
 @njit(cache=True)
 def k_winners(state, cnt, scratch, phi_dt, k, keys, step):
     """Per copy: the k neurons of largest ``V`` (row 0 of ``state``) win (ties: lower index); a winner counts a
-    ``win`` event (``cnt[1]``) and spikes with probability ``phi_dt min(max(V, 0), 1)``; the others are silent."""
+    ``win`` event (``cnt[1]``) and spikes with probability ``phi_dt min(max(V, 0), 1)``; the others are silent.
+    ``scratch``: (B, n) (:func:`k_winners_copy`)."""
     for b in range(state.shape[1]):
-        V = state[0, b]
-        copy_into(scratch, V)
-        kth = kth_largest(scratch, k)
-        above = 0
-        for i in range(V.shape[0]):
-            above += V[i] > kth
-        ties = k - above  # of the neurons at the k-th value, the first ones fill the places left
-        for i in range(V.shape[0]):
-            win = V[i] > kth
-            if not win and V[i] == kth and ties > 0:
-                win = True
-                ties -= 1
-            cnt[1, b, i] = 1 if win else 0
-            cnt[0, b, i] = bernoulli_spike(phi_dt[b] * min(max(V[i], 0.0), 1.0), keys[b], i, step) if win else 0
+        k_winners_copy(b, state, cnt, scratch, phi_dt, k, keys, step)
+
+
+@njit(cache=True)
+def k_winners_copy(b, state, cnt, scratch, phi_dt, k, keys, step):
+    """:func:`k_winners` for copy ``b`` (the CUDA backend gives each copy a thread); ``scratch[b]`` is its work space."""
+    V = state[0, b]
+    work = scratch[b]
+    copy_into(work, V)
+    kth = kth_largest(work, k)
+    above = 0
+    for i in range(V.shape[0]):
+        above += V[i] > kth
+    ties = k - above  # of the neurons at the k-th value, the first ones fill the places left
+    for i in range(V.shape[0]):
+        win = V[i] > kth
+        if not win and V[i] == kth and ties > 0:
+            win = True
+            ties -= 1
+        cnt[1, b, i] = 1 if win else 0
+        cnt[0, b, i] = bernoulli_spike(phi_dt[b] * min(max(V[i], 0.0), 1.0), keys[b], i, step) if win else 0

@@ -42,7 +42,6 @@ class NudgingStage(Stage):
 
     phase = "sources"
     verb = "nudge"
-    emit_cuda = Stage.emit_serially  # CUDA backend: not parallel yet
 
     def describe(self):
         return f"nudge {self.subject.student.name} towards {self.subject.teacher.name}"
@@ -51,6 +50,15 @@ class NudgingStage(Stage):
         p = self.subject
         out.emit(f"{out.use(copy_row)}({out.array(p.teacher.owner, 'state')}, {p.rows[0]}, "
                  f"{out.array(p.student.owner, 'state')}, {p.rows[1]})")
+
+    def emit_cuda(self, out):
+        """One thread per neuron and copy."""
+        p = self.subject
+        n = p.student.n
+        teacher, student = out.array(p.teacher.owner, "state"), out.array(p.student.owner, "state")
+        out.grid_loop("cell", f"{p.student.batch * n}")
+        out.emit(f"{student}[{p.rows[1]}, cell // {n}, cell % {n}] = {teacher}[{p.rows[0]}, cell // {n}, cell % {n}]", 1)
+        out.end_stage()
 
 
 @njit(cache=True)

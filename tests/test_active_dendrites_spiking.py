@@ -62,7 +62,7 @@ def test_exactly_k_winners_per_step_and_only_winners_spike():
 def test_ties_go_to_the_lower_index():
     state = np.array([[[0.5, 0.9, 0.5, 0.5, 0.1]]])
     cnt = np.zeros((2, 1, 5), np.int32)
-    k_winners(state, cnt, np.empty(5), np.zeros(1), 3, np.zeros(1, np.uint64), 0)
+    k_winners(state, cnt, np.empty((1, 5)), np.zeros(1), 3, np.zeros(1, np.uint64), 0)
     np.testing.assert_array_equal(cnt[1, 0], [1, 1, 1, 0, 0])
 
 

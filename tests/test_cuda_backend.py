@@ -241,7 +241,7 @@ def _bac(net):
 
 
 def _active(net):
-    """Active-dendrite neurons with k-winners-take-all (the selection runs on thread 0)."""
+    """Active-dendrite neurons with k-winners-take-all (a thread per copy selects)."""
     pop = net.add(ActiveDendriteNeuron(6, segments=2, k=2, phi_max=2000.0), name="ad")
     pop["V"] = np.random.default_rng(4).uniform(0.3, 0.9, (2, 6))
     net.record_events(pop, "win")  # an event monitor (thread 0)
@@ -262,8 +262,7 @@ def _naud_sprekeler(net):
 
 
 def _urbanczik(net):
-    """Urbanczik-Senn neurons learning dendritic prediction, nudged by a teacher (the rule and the nudging run on
-    thread 0)."""
+    """Urbanczik-Senn neurons learning dendritic prediction, nudged by a teacher."""
     teacher = net.add(UrbanczikNeuron(2, phi_max=1000.0), name="teacher")
     teacher["u_target"], teacher["g_nudge"] = -30.0, 2000.0  # held high: the student spikes within the short run
     pop = net.add(UrbanczikNeuron(2, phi_max=1000.0), name="us")

@@ -11,8 +11,7 @@ backend (:mod:`compsim.engine.cpu`), with the same model kernels, compiled for t
 * **The same kernels.** Neuron updates, derivations, random draws (:mod:`compsim.rng`, the
   counter-based stream keyed by seed, stream, neuron and step) and the bookkeeping kernels are the
   CPU's Numba functions, compiled as device functions; each thread updates one neuron of one copy.
-* **Order-preserving delivery.** Spike lists are compacted per copy in ascending order (one thread
-  per copy), and every target sums its inputs itself in the order the CPU's event-driven kernels add
+* **Order-preserving delivery.** Spike lists are in ascending order, and every target sums its inputs itself in the order the CPU's event-driven kernels add
   them: no float atomics, so a run is deterministic. Dense and graded projections gather over the
   spike list (:func:`compsim.engine.kernels.gather_dense`, :func:`~compsim.engine.kernels.gather_graded`);
   sparse ones are event-driven in two passes (:meth:`compsim.projection.SparseDelivery.emit_cuda`: the
@@ -20,9 +19,14 @@ backend (:mod:`compsim.engine.cpu`), with the same model kernels, compiled for t
   its few events and adds them, :func:`~compsim.engine.kernels.sum_events`), so the work follows the
   synapses of the spiking neurons. STDP changes each synapse copy by copy, as the CPU does
   (:func:`compsim.plasticity.stdp.stdp_synapse`).
+* **Spike collection** is order-preserving: one thread per copy for small populations, four parallel
+  passes for large ones (:meth:`compsim.engine.stages.CollectSpikes.emit_cuda`). Urbanczik-Senn runs a
+  thread per trace, neuron and synapse; k-winners-take-all a thread per copy; nudging and graded sparse
+  delivery a thread per target.
 * **Not parallel yet** (:meth:`compsim.engine.plan.Stage.emit_serially`: thread 0 runs the stage's
-  CPU lines): monitors' recording, replayed spike trains, the two-phase protocol, Urbanczik-Senn,
-  k-winners-take-all, nudging and graded sparse delivery. Correct, and slow where the work is large.
+  CPU lines): monitors' recording (their work is the step's spikes or the sampled neurons; state
+  monitors sample inside the parallel update), replayed spike trains and the two-phase protocol.
+  Correct, and slow where the work is large (the protocol's weight updates).
 * **State on the device.** The store's arrays are copied to the device when a run starts and back
   when it ends (the host holds the truth between runs: read and write state, save checkpoints as
   on the CPU); during a run only the monitors' buffers (after each chunk, into page-locked host

@@ -227,7 +227,8 @@ def gather_dense(b, i, spk, nsp, cnt, wt, target):
 def gather_sparse(b, i, cnt, by_post_ptr, by_post_pre, by_post, w, target):
     """``target[b, i] += sum c_j w_s`` over the synapses ``s`` onto target ``i`` (listed by
     :meth:`compsim.projection.Projection.post_major`: ascending presynaptic index, then storage order) whose
-    presynaptic neuron ``j`` spiked: the order in which :func:`deliver_sparse` adds them."""
+    presynaptic neuron ``j`` spiked: the order in which :func:`deliver_sparse` adds them. With graded activities
+    ``c`` in the place of spike counts, the order of :func:`deliver_graded_sparse`."""
     acc = target[b, i]
     for e in range(by_post_ptr[i], by_post_ptr[i + 1]):
         c = cnt[b, by_post_pre[e]]

@@ -95,41 +95,81 @@ class UrbanczikSenn(Rule):
 
 
 class UrbanczikSennStage(RuleStage):
-    emit_cuda = RuleStage.emit_serially  # CUDA backend: not parallel yet
+    def arrays(self, out, *fields):
+        return ", ".join(out.array(self.subject.projection.owner, f) for f in fields)
 
     def emit(self, out):
         j = self.subject.projection
-        own = j.owner
         args = [f"{out.array(j.pre.owner, 'cnt')}[0]", f"{out.array(j.post.owner, 'cnt')}[0]",
-                out.array(j.post.owner, "state"), str(j.post.var_names.index("v_dend")), f"{out.array(own, 'decay')}[0]",
-                *[out.array(own, f) for f in ("us_x", "us_psp", "us_pi", "us_err", "us_k", "wt")]]
+                out.array(j.post.owner, "state"), str(j.post.var_names.index("v_dend")),
+                f"{out.array(j.owner, 'decay')}[0]", self.arrays(out, "us_x", "us_psp", "us_pi", "us_err", "us_k", "wt")]
         out.emit(f"{out.use(urbanczik_senn_dense)}({', '.join(args)})")
+
+    def emit_cuda(self, out):
+        """Two passes: a thread per input and copy (traces) and per neuron and copy (errors); then a thread per
+        synapse, summing its copies in order."""
+        j = self.subject.projection
+        n_pre, n_post, batch = j.pre.n, j.post.n, j.post.batch
+        out.grid_loop("cell", f"{batch * n_pre}")
+        out.emit(f"{out.use(us_presynaptic)}(cell // {n_pre}, cell % {n_pre}, {out.array(j.pre.owner, 'cnt')}[0], "
+                 f"{out.array(j.owner, 'decay')}[0], {self.arrays(out, 'us_x', 'us_psp', 'us_k')})", 1)
+        out.grid_loop("cell", f"{batch * n_post}")
+        out.emit(f"{out.use(us_error)}(cell // {n_post}, cell % {n_post}, {out.array(j.post.owner, 'cnt')}[0], "
+                 f"{out.array(j.post.owner, 'state')}, {j.post.var_names.index('v_dend')}, "
+                 f"{self.arrays(out, 'us_err', 'us_k')})", 1)
+
+        def synapses(out):
+            out.grid_loop("syn", f"{n_pre * n_post}")
+            out.emit(f"{out.use(us_synapse)}(syn // {n_post}, syn % {n_post}, "
+                     f"{self.arrays(out, 'us_pi', 'us_err', 'us_psp', 'us_k', 'wt')})", 1)
+        out.after_barrier(synapses)
+        out.end_stage()
 
 
 @njit(cache=True)
 def urbanczik_senn_dense(cnt_pre, cnt_post, post_state, row_vd, d_syn, x, psp, pi, err, k, wt):
-    """One step of the rule for dense weights ``wt`` (n_pre, n_post).
+    """One step of the rule for dense weights ``wt`` (n_pre, n_post): :func:`us_presynaptic` and :func:`us_error`
+    for every copy, then :func:`us_synapse` for every synapse.
 
     ``k``: ``(a, b, g_L_s, g_D, E_L, phi_dt, k, beta, theta, d_delta, 1/tau_delta, eta dt, w_min, w_max)``.
     """
-    a, b_coef, g_ls, g_d, e_l, phi_dt, kk, beta, theta = k[0], k[1], k[2], k[3], k[4], k[5], k[6], k[7], k[8]
-    d_delta, inv_tau, eta_dt, w_min, w_max = k[9], k[10], k[11], k[12], k[13]
-    n_copies = cnt_pre.shape[0]
-    for b in range(n_copies):
+    for b in range(cnt_pre.shape[0]):
         for i in range(x.shape[1]):
-            psp[b, i] = flush_subnormal(a * psp[b, i] + b_coef * x[b, i])  # traces of silent inputs: 0, not subnormal
-            x[b, i] = flush_subnormal(d_syn * x[b, i] + cnt_pre[b, i])
+            us_presynaptic(b, i, cnt_pre, d_syn, x, psp, k)
         for j in range(err.shape[1]):
-            v_star = (g_ls * e_l + g_d * post_state[row_vd, b, j]) / (g_ls + g_d)
-            e = math.exp(beta * (theta - v_star))
-            h = beta * kk * e / (1.0 + kk * e)
-            err[b, j] = (cnt_post[b, j] - phi_dt / (1.0 + kk * e)) * h * inv_tau
-    scale = eta_dt / n_copies
+            us_error(b, j, cnt_post, post_state, row_vd, err, k)
     for i in range(wt.shape[0]):
         for j in range(wt.shape[1]):
-            total = 0.0
-            for b in range(n_copies):
-                v = flush_subnormal(d_delta * pi[b, i, j] + err[b, j] * psp[b, i])
-                pi[b, i, j] = v
-                total += v
-            wt[i, j] = min(max(wt[i, j] + scale * total, w_min), w_max)
+            us_synapse(i, j, pi, err, psp, k, wt)
+
+
+@njit(cache=True, inline="always")
+def us_presynaptic(b, i, cnt_pre, d_syn, x, psp, k):
+    """Input ``i`` of copy ``b``: the dendritic PSP per unit weight follows the current trace, which decays and
+    takes the step's spikes."""
+    psp[b, i] = flush_subnormal(k[0] * psp[b, i] + k[1] * x[b, i])  # traces of silent inputs: 0, not subnormal
+    x[b, i] = flush_subnormal(d_syn * x[b, i] + cnt_pre[b, i])
+
+
+@njit(cache=True, inline="always")
+def us_error(b, j, cnt_post, post_state, row_vd, err, k):
+    """Neuron ``j`` of copy ``b``: ``(S - phi(V*) dt) h(V*) / tau_Delta``, ``V*`` the dendritic prediction of the
+    somatic potential."""
+    g_ls, g_d, e_l, phi_dt, kk, beta, theta = k[2], k[3], k[4], k[5], k[6], k[7], k[8]
+    v_star = (g_ls * e_l + g_d * post_state[row_vd, b, j]) / (g_ls + g_d)
+    e = math.exp(beta * (theta - v_star))
+    h = beta * kk * e / (1.0 + kk * e)
+    err[b, j] = (cnt_post[b, j] - phi_dt / (1.0 + kk * e)) * h * k[10]
+
+
+@njit(cache=True, inline="always")
+def us_synapse(i, j, pi, err, psp, k, wt):
+    """Synapse ``i -> j``: each copy's low-passed Delta (PI) takes its error times its PSP; the weight changes by
+    ``eta dt`` times their mean over the copies (summed in copy order), within the bounds."""
+    n_copies = pi.shape[0]
+    total = 0.0
+    for b in range(n_copies):
+        v = flush_subnormal(k[9] * pi[b, i, j] + err[b, j] * psp[b, i])
+        pi[b, i, j] = v
+        total += v
+    wt[i, j] = min(max(wt[i, j] + k[11] / n_copies * total, k[12]), k[13])
