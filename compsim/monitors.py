@@ -55,7 +55,8 @@ class Monitor(Stage):
     def emit(self, out):
         """Recording monitors that sample inside the population loop add nothing to the step loop."""
 
-    # CUDA backend: thread 0 records (sampling monitors write their lines into the population's update)
+    # CUDA backend: thread 0 records, unless a monitor has a parallel form (sampling monitors write their lines into
+    # the population's update)
     emit_cuda = Stage.emit_serially
 
     def after_chunk(self, network, writer):
@@ -193,6 +194,22 @@ class SpikeMonitor(_EventRecorder):
         out.emit(f"{fill}[0] = {record}(step, {spk}, {nsp}, {cnt}[0], {self.buffers(out)}, {fill}[0])")
         out.emit(f"if {fill}[0] > {capacity}[0] - {spk}.size:")
         out.emit("stop = True", 1)
+
+    def emit_cuda(self, out):
+        """A thread per spike, each at its place in the CPU's order (copy by copy, ascending neurons); after the
+        phase's barrier thread 0 advances the fill position and stops the chunk when the buffers are nearly full."""
+        own, tag = self.population.owner, self.owner
+        spk, nsp, cnt = out.array(own, "spk"), out.array(own, "nsp"), out.array(own, "cnt")
+        fill, capacity = out.array(tag, "fill"), out.array(tag, "capacity")
+        out.comment(f"record the spikes of {self.population.name}")
+        out.emit(f"first = {fill}[0]")
+        out.emit(f"for b in range({nsp}.shape[0]):")
+        out.emit(f"for k in range(tid, {nsp}[b], nthreads):", 1)
+        out.emit(f"{out.use(kernels.record_spike)}(first + k, step, b, {spk}[b, k], {cnt}[0], {self.buffers(out)})", 2)
+        out.emit(f"first += {nsp}[b]", 1)
+        out.tails += [f"for b in range({nsp}.shape[0]):", f"    {fill}[0] += {nsp}[b]",
+                      f"if {fill}[0] > {capacity}[0] - {spk}.size:", f"    {out.STOP}"]
+        out.end_stage()
 
 
 class EventMonitor(_EventRecorder):

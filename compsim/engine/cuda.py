@@ -23,9 +23,9 @@ backend (:mod:`compsim.engine.cpu`), with the same model kernels, compiled for t
   passes for large ones (:meth:`compsim.engine.stages.CollectSpikes.emit_cuda`). Urbanczik-Senn runs a
   thread per trace, neuron and synapse; k-winners-take-all a thread per copy; nudging and graded sparse
   delivery a thread per target.
+  Spike monitors record a spike per thread, state monitors sample inside the parallel update.
 * **Not parallel yet** (:meth:`compsim.engine.plan.Stage.emit_serially`: thread 0 runs the stage's
-  CPU lines): monitors' recording (their work is the step's spikes or the sampled neurons; state
-  monitors sample inside the parallel update), replayed spike trains and the two-phase protocol.
+  CPU lines): event, rate and weight monitors, replayed spike trains and the two-phase protocol.
   Correct, and slow where the work is large (the protocol's weight updates).
 * **State on the device.** The store's arrays are copied to the device when a run starts and back
   when it ends (the host holds the truth between runs: read and write state, save checkpoints as
@@ -127,6 +127,9 @@ class CudaChunkWriter(ModuleWriter):
     """
 
     parallel = frozenset()
+    #: the line that ends the chunk after this step (the CPU loop's ``stop = True``: a monitor's buffers are nearly
+    #: full), unless it ends for another reason already
+    STOP = "status[STOP_REASON] = STOP_BUFFER_FULL if status[STOP_REASON] == STOP_NONE else status[STOP_REASON]"
 
     def __init__(self, store):
         super().__init__(store)
@@ -184,9 +187,8 @@ class CudaChunkWriter(ModuleWriter):
         if not body:
             return
         self.emit("if tid == 0:")
-        stop = "status[STOP_REASON] = STOP_BUFFER_FULL if status[STOP_REASON] == STOP_NONE else status[STOP_REASON]"
         for line in body:
-            self.lines.append("    " + line.replace("stop = True", stop))
+            self.lines.append("    " + line.replace("stop = True", self.STOP))
         self.end_stage()
 
     def after_barrier(self, *emits):

@@ -291,13 +291,18 @@ def record_spikes(step, spk, nsp, cnt, buf_step, buf_copy, buf_idx, buf_cnt, pos
     """Append this step's spikes of every copy to a spike monitor buffer; returns the new fill position."""
     for b in range(nsp.shape[0]):
         for k in range(nsp[b]):
-            j = spk[b, k]
-            buf_step[pos] = step
-            buf_copy[pos] = b
-            buf_idx[pos] = j
-            buf_cnt[pos] = cnt[b, j]
+            record_spike(pos, step, b, spk[b, k], cnt, buf_step, buf_copy, buf_idx, buf_cnt)
             pos += 1
     return pos
+
+
+@njit(cache=True, inline="always")
+def record_spike(pos, step, b, j, cnt, buf_step, buf_copy, buf_idx, buf_cnt):
+    """Record ``pos`` of a spike monitor buffer: neuron ``j`` of copy ``b`` spiked ``cnt[b, j]`` times at ``step``."""
+    buf_step[pos] = step
+    buf_copy[pos] = b
+    buf_idx[pos] = j
+    buf_cnt[pos] = cnt[b, j]
 
 
 @njit(cache=True)
