@@ -213,6 +213,8 @@ class CudaChunkWriter(ModuleWriter):
         """Before a stage of ``phase``: the barrier the previous stage asked for, if it is needed."""
         if self.pending and not (phase == self.phase and phase in INDEPENDENT_PHASES):
             self.barrier()
+        if phase is not None and phase != self.phase:
+            self.comment(f"--- {phase}")
         self.phase = phase
 
     def simulator_prologue(self):
@@ -268,8 +270,7 @@ class CudaChunkWriter(ModuleWriter):
 def generate(plan, store):
     """Source text of the chunk kernel module for ``plan`` and the store keys of its array arguments."""
     out = CudaChunkWriter(store)
-    for phase, stages in plan:
-        out.comment(f"--- {phase}")
+    for _, stages in plan:
         for stage in stages:
             emit = getattr(stage, "emit_cuda", None)
             if emit is None:
@@ -447,10 +448,10 @@ class DeviceState:
     def _grid_size(self, call):
         """The largest cooperative grid of :data:`BLOCK_THREADS`-thread blocks that fits on the device (numba-cuda's
         occupancy query for the compiled kernel; one block per multiprocessor where the query is unavailable)."""
-        kernel = self.kernel.specialize(*call)
+        kernel = self.kernel.compile(tuple(self.kernel.typeof_pyval(a) for a in call))  # the launch reuses it
         try:
-            blocks = next(iter(kernel.overloads.values())).max_cooperative_grid_blocks(BLOCK_THREADS)
-        except (AttributeError, StopIteration):
+            blocks = kernel.max_cooperative_grid_blocks(BLOCK_THREADS)
+        except AttributeError:
             blocks = self.cuda.get_current_device().MULTIPROCESSOR_COUNT
         self.grid = (max(int(blocks), 1), BLOCK_THREADS)
         return self.grid
