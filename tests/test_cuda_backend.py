@@ -82,7 +82,7 @@ def coba_net(backend, batch=2, chunk_steps=1000, dtype="float64"):
 
 def test_coba_like_batch_equals_cpu_spikes_traces_and_final_state():
     nets = {backend: coba_net(backend) for backend in ("cpu", "cuda")}
-    results = {backend: net.run(8.0) for backend, net in nets.items()}
+    results = {backend: net.run(4.0) for backend, net in nets.items()}
     assert_same_results(results["cpu"], results["cuda"])
     assert_same_store(nets["cpu"], nets["cuda"])
 
@@ -152,10 +152,10 @@ def test_float32_chunks_and_runs_equal_one_cpu_run_with_state_written_between_ru
     state at run boundaries, the device keeps it within a run."""
     cpu, gpu = coba_net("cpu", dtype="float32"), coba_net("cuda", chunk_steps=7, dtype="float32")
     for net in (cpu, gpu):
-        net.run(5.0)
+        net.run(3.0)
         exc = next(p for p in net.populations if p.name == "exc")
         exc["v"] = exc["v"] + 2.0  # written on the host between runs
-        net.run(5.0)
+        net.run(3.0)
     assert_same_results(cpu.results(), gpu.results())
     assert_same_store(cpu, gpu)
 
@@ -302,7 +302,7 @@ def test_built_in_models_equal_cpu(group):
 
     def run(backend):
         net = built_in_net(backend, group)
-        return net, net.run(6.0)
+        return net, net.run(3.0)
     (cpu, a), (gpu, b) = run("cpu"), run("cuda")
     assert_same_results(a, b, exact)
     assert_same_store(cpu, gpu, exact)
@@ -427,7 +427,7 @@ def stdp_net(backend):
 def test_stdp_pair_and_triplet_dense_and_sparse_batch_equal_cpu():
     """Weights shared by two copies change copy by copy, as on the CPU."""
     nets = {backend: stdp_net(backend) for backend in ("cpu", "cuda")}
-    results = {backend: n.run(8.0) for backend, n in nets.items()}
+    results = {backend: n.run(5.0) for backend, n in nets.items()}
     assert_same_results(results["cpu"], results["cuda"])
     assert_same_store(nets["cpu"], nets["cuda"])
     changed = [np.abs(p.weights - w0).max() for p, w0 in zip(nets["cpu"].projections, (4.0, 3.0))]
