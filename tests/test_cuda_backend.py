@@ -80,11 +80,17 @@ def coba_net(backend, batch=2, chunk_steps=1000, dtype="float64"):
     return net
 
 
-def test_coba_like_batch_equals_cpu_spikes_traces_and_final_state():
-    nets = {backend: coba_net(backend) for backend in ("cpu", "cuda")}
-    results = {backend: net.run(4.0) for backend, net in nets.items()}
+def assert_backends_agree(build, duration_ms):
+    """Build the network on both backends, run ``duration_ms``: same results and final state; returns the networks."""
+    nets = {backend: build(backend) for backend in ("cpu", "cuda")}
+    results = {backend: net.run(duration_ms) for backend, net in nets.items()}
     assert_same_results(results["cpu"], results["cuda"])
     assert_same_store(nets["cpu"], nets["cuda"])
+    return nets
+
+
+def test_coba_like_batch_equals_cpu_spikes_traces_and_final_state():
+    assert_backends_agree(coba_net, 4.0)
 
 
 def busy_sparse_net(backend):
@@ -133,10 +139,7 @@ def many_neurons_net(backend):
 def test_parallel_spike_collection_of_large_populations_equals_cpu():
     from compsim.engine.kernels import CHUNK_NEURONS, GROUP_CHUNKS
     assert 70 > CHUNK_NEURONS and 4200 > CHUNK_NEURONS * GROUP_CHUNKS  # both take the parallel path, over groups
-    nets = {backend: many_neurons_net(backend) for backend in ("cpu", "cuda")}
-    results = {backend: n.run(1.5) for backend, n in nets.items()}
-    assert_same_results(results["cpu"], results["cuda"])
-    assert_same_store(nets["cpu"], nets["cuda"])
+    assert_backends_agree(many_neurons_net, 1.5)
 
 
 def assert_same_store(cpu, gpu, exact=True):
@@ -186,10 +189,7 @@ def segregated_net(backend):
 
 
 def test_segregated_network_poisson_events_fir_kernel_same_step_equals_cpu():
-    nets = {backend: segregated_net(backend) for backend in ("cpu", "cuda")}
-    results = {backend: n.run(15.0) for backend, n in nets.items()}
-    assert_same_results(results["cpu"], results["cuda"])
-    assert_same_store(nets["cpu"], nets["cuda"])
+    assert_backends_agree(segregated_net, 15.0)
 
 
 def diverging_net(backend):
@@ -426,9 +426,6 @@ def stdp_net(backend):
 
 def test_stdp_pair_and_triplet_dense_and_sparse_batch_equal_cpu():
     """Weights shared by two copies change copy by copy, as on the CPU."""
-    nets = {backend: stdp_net(backend) for backend in ("cpu", "cuda")}
-    results = {backend: n.run(5.0) for backend, n in nets.items()}
-    assert_same_results(results["cpu"], results["cuda"])
-    assert_same_store(nets["cpu"], nets["cuda"])
+    nets = assert_backends_agree(stdp_net, 5.0)
     changed = [np.abs(p.weights - w0).max() for p, w0 in zip(nets["cpu"].projections, (4.0, 3.0))]
     assert min(changed) > 1e-3, changed  # the rules did change the weights

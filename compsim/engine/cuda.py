@@ -11,8 +11,8 @@ backend (:mod:`compsim.engine.cpu`), with the same model kernels, compiled for t
 * **The same kernels.** Neuron updates, derivations, random draws (:mod:`compsim.rng`, the
   counter-based stream keyed by seed, stream, neuron and step) and the bookkeeping kernels are the
   CPU's Numba functions, compiled as device functions; each thread updates one neuron of one copy.
-* **Order-preserving delivery.** Spike lists are in ascending order, and every target sums its inputs itself in the order the CPU's event-driven kernels add
-  them: no float atomics, so a run is deterministic. Dense and graded projections gather over the
+* **Order-preserving delivery.** Spike lists are in ascending order, and every target sums its inputs
+  itself in the order the CPU's event-driven kernels add them: no float atomics, so a run is deterministic. Dense and graded projections gather over the
   spike list (:func:`compsim.engine.kernels.gather_dense`, :func:`~compsim.engine.kernels.gather_graded`);
   sparse ones are event-driven in two passes (:meth:`compsim.projection.SparseDelivery.emit_cuda`: the
   spikes' synapses are listed at their targets with an integer atomic counter, then each target sorts
@@ -355,14 +355,13 @@ class DeviceState:
 
     def _upload(self, key):
         store = self.network.store
+        host = store[key]
         if key in self.records:  # page-locked on the host; both device copies start empty
-            host = store[key]
             if host is not self.pinned.get(key):
                 host = self.pinned[key] = store.replace(key, self.cuda.pinned_array(host.shape, dtype=host.dtype))
             for records in self.record_sets:
                 records[key] = self.cuda.to_device(host)
         else:
-            host = store[key]
             self.device[key] = self.cuda.to_device(host)
         self.uploaded[key] = host
 
@@ -401,8 +400,8 @@ class DeviceState:
         status[STOP_REASON] = STOP_NONE
         self.watch[:] = NO_CELL
         self.d_status, d_watch = self.cuda.to_device(status), self.cuda.to_device(self.watch)
-        if self.keys is None or not np.array_equal(self.keys[0], keys):  # device arrays only: numba would copy a
-            self.keys = (keys.copy(), self.cuda.to_device(keys))  # host array back after the kernel, and wait for it
+        if self.keys is None or self.keys[0] is not keys:  # device arrays only: numba would copy a host array
+            self.keys = (keys, self.cuda.to_device(keys))  # back after the kernel, and wait for it
         records = self.record_sets[self.active]
         arrays = [records[k] if k in records else self.device[k] for k in self.args]
         call = (n_steps, step0, dt, self.d_status, self.keys[1], d_watch, *arrays)
