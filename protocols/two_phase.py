@@ -267,10 +267,69 @@ class SegregatedTraining:
 
 
 class _ProtocolStage(Stage):
-    emit_cuda = Stage.emit_serially  # CUDA backend: thread 0 runs the protocol (not parallel yet)
+    """A stage of the protocol, written for either backend by :class:`_Lines`."""
 
     def describe(self):
         return f"{self.verb} (two-phase protocol)"
+
+    def emit(self, out):
+        self.write(_Lines(out, cuda=False))
+
+    def emit_cuda(self, out):
+        self.write(_Lines(out, cuda=True))
+        out.end_stage()
+
+
+class _Lines:
+    """The protocol's lines for one backend. On the CPU :meth:`each` calls a whole-array kernel; on the CUDA
+    backend a grid-stride loop calls its per-element form (``*_cell``, the same arithmetic) a thread per element,
+    and :meth:`sync` is a grid-wide barrier (nothing on the CPU, whose order is sequential)."""
+
+    def __init__(self, out, cuda):
+        self.out, self.cuda = out, cuda
+
+    def emit(self, text, indent):
+        self.out.emit(text, indent)
+
+    def array(self, owner, field):
+        return self.out.array(owner, field)
+
+    def size(self, owner, field):
+        return int(self.out.store.get(owner, field).size)
+
+    def each(self, indent, kernel, cell, shape, *args):
+        """``kernel(*args)`` on the CPU; on CUDA ``cell(index, *args)`` for every index of ``shape``: (rows, columns)
+        gives ``cell(row, column, ...)``, (size,) ``cell(k, ...)``."""
+        joined = ", ".join(str(a) for a in args)
+        if not self.cuda:
+            self.emit(f"{self.out.use(kernel)}({joined})", indent)
+            return
+        if len(shape) == 1:
+            self.emit(f"for k in range(tid, {shape[0]}, nthreads):", indent)
+            self.emit(f"{self.out.use(cell)}(k, {joined})", indent + 1)
+        else:
+            rows, cols = shape
+            self.emit(f"for cell in range(tid, {rows * cols}, nthreads):", indent)
+            self.emit(f"{self.out.use(cell)}(cell // {cols}, cell % {cols}, {joined})", indent + 1)
+
+    def sync(self, indent):
+        if self.cuda:
+            self.emit("grid.sync()", indent)
+
+    def serial(self, indent, *lines):
+        """Lines for one thread (thread 0 on CUDA, after a barrier)."""
+        if self.cuda:
+            self.emit("grid.sync()", indent)
+            self.emit("if tid == 0:", indent)
+            indent += 1
+        for line in lines:
+            self.emit(line, indent)
+
+    def flat(self, indent, kernel, cell, owner, field, *args):
+        """:meth:`each` over every element of the store's array ``owner.field`` (its first argument); nothing if it
+        is empty."""
+        if self.size(owner, field):
+            self.each(indent, kernel, cell, (self.size(owner, field),), self.array(owner, field), *args)
 
 
 class PhaseStart(_ProtocolStage):
@@ -280,140 +339,215 @@ class PhaseStart(_ProtocolStage):
     phase = "sources"
     verb = "start phases"
 
-    def emit(self, out):
+    def write(self, lines):
         proto = self.subject
-        seg, own = proto.seg, proto.owner
-        a = {k: out.array(own, k) for k in ("clock", "phase_end", "phase_kind", "phase_example", "images", "targets",
-                                             "active")}
-        rates = out.array(seg.inp.owner, "rates")
-        o_state = out.array(seg.out.owner, "state")
+        seg, own, B = proto.seg, proto.owner, proto.net.batch
+        a = {k: lines.array(own, k) for k in ("clock", "phase_end", "phase_kind", "phase_example", "images",
+                                               "targets", "active")}
+        rates = lines.array(seg.inp.owner, "rates")
+        o_state = lines.array(seg.out.owner, "state")
         rows = seg.out.var_names
-        begin = out.use(begin_phase)
-        zero, zero_row = out.use(rules.zero), out.use(zero_state_row)
-        out.comment("two-phase protocol: start of a phase")
-        out.emit(f"if {a['clock']}[1] == 0 and {a['clock']}[0] < {a['phase_end']}.shape[0]:")
-        out.emit(f"ph = {a['clock']}[0]", 1)
-        out.emit(f"{begin}(ph, {a['phase_kind']}[ph], {a['phase_example']}, {a['images']}, {a['targets']}, {rates}, "
-                 f"{o_state}, {rows.index('g_exc')}, {rows.index('g_inh')}, {a['active']})", 1)
-        out.emit(f"if {a['phase_kind']}[ph] == {TEST}:", 1)
+        lines.out.comment("two-phase protocol: start of a phase")
+        lines.emit(f"if {a['clock']}[1] == 0 and {a['clock']}[0] < {a['phase_end']}.shape[0]:", 0)
+        lines.emit(f"ph = {a['clock']}[0]", 1)
+        lines.each(1, show_image, show_image_cell, (B, seg.inp.n), "ph", a["phase_example"], a["images"], rates)
+        lines.each(1, teach, teach_cell, (B, seg.out.n), "ph", f"{a['phase_kind']}[ph]", a["phase_example"],
+                   a["targets"], o_state, rows.index("g_exc"), rows.index("g_inh"))
+        lines.each(1, mark_active, mark_active_cell, (B,), "ph", a["phase_example"], a["active"])
+        lines.emit(f"if {a['phase_kind']}[ph] == {TEST}:", 1)
         for pop in (*seg.hidden, seg.out):
-            out.emit(f"{zero_row}({out.array(pop.owner, 'state')}, {pop.var_names.index('v_soma')})", 2)
+            lines.each(2, zero_state_row, zero_state_row_cell, (B, pop.n), lines.array(pop.owner, "state"),
+                       pop.var_names.index("v_soma"))
         for j in proto.net.projections:
-            out.emit(f"{zero}({out.array(j.owner, 'trace')})", 2)
-            out.emit(f"{zero}({out.array(j.owner, 'ring')})", 2)
+            for field in ("trace", "ring"):
+                lines.flat(2, rules.zero, rules.zero_cell, j.owner, field)
         for name in [f"pre{m}" for m in range(len(seg.forward))] + (["fbpre"] if proto.learns_feedback else []):
-            out.emit(f"{zero}({out.array(own, name)})", 2)
-        out.emit(f"{a['clock']}[1] = 1", 1)
+            lines.flat(2, rules.zero, rules.zero_cell, own, name)
+        lines.serial(1, f"{a['clock']}[1] = 1")
 
 
 class PhaseLearning(_ProtocolStage):
     """Phase ``plasticity``: filter the presynaptic spikes, sum the window averages, and at a phase's
-    last step close its averages, apply the learning rules (after a target phase) and keep the outputs."""
+    last step close its averages, apply the learning rules (after a target phase) and keep the outputs.
+
+    At a phase's end the work runs in passes that each depend on the one before (window means, errors,
+    updates, Dale's law, symmetric feedback); the updates of different layers touch different arrays.
+    """
 
     phase = "plasticity"
     verb = "average and learn"
 
-    def emit(self, out):
+    def write(self, lines):
         proto = self.subject
-        seg, own = proto.seg, proto.owner
-        A = lambda field: out.array(own, field)  # noqa: E731
+        seg, own, B = proto.seg, proto.owner, proto.net.batch
+        A = lambda field: lines.array(own, field)  # noqa: E731
         L = len(seg.hidden)
         lam = repr(proto.lambda_max)
-        out.comment("two-phase protocol: averages and learning")
-        out.emit(f"ph = {A('clock')}[0]")
-        out.emit(f"if ph < {A('phase_end')}.shape[0]:")
-        out.emit(f"kind = {A('phase_kind')}[ph]", 1)
-        out.emit(f"end = {A('phase_end')}[ph]", 1)
-        out.emit(f"win = step >= end - {A('window')}[ph]", 1)
+        lines.out.comment("two-phase protocol: averages and learning")
+        lines.emit(f"ph = {A('clock')}[0]", 0)
+        lines.emit(f"if ph < {A('phase_end')}.shape[0]:", 0)
+        lines.emit(f"kind = {A('phase_kind')}[ph]", 1)
+        lines.emit(f"end = {A('phase_end')}[ph]", 1)
+        lines.emit(f"win = step >= end - {A('window')}[ph]", 1)
         filtered = [(j, f"pre{m}", f"psp{m}") for m, j in enumerate(seg.forward)]
         if proto.learns_feedback:
             filtered.append((seg.feedback[0], "fbpre", "fbpsp"))
         for j, pre, psp in filtered:
-            cnt = f"{out.array(j.pre.owner, 'cnt')}[0]"
-            factors = out.array(j.owner, "decay")
-            lag = 0 if j.same_step else 1
-            if j.fir:
-                spikes = f"{out.array(j.pre.owner, 'spk')}, {out.array(j.pre.owner, 'nsp')}"
-                out.emit(f"{out.use(rules.presynaptic_fir)}({cnt}, {spikes}, {A(pre)}, {factors}, step, "
-                         f"end - {A('window')}[ph], end, {A(psp)}, win and kind == {FORWARD}, {lag})", 1)
-            else:
-                out.emit(f"{out.use(rules.presynaptic_traces)}({cnt}, {A(pre)}, {factors}, {A(psp)}, "
-                         f"win and kind == {FORWARD}, {lag})", 1)
-        out.emit("if win:", 1)
-        out.emit(f"if kind != {TEST}:", 2)
+            self._presynaptic(lines, j, A(pre), A(psp), f"win and kind == {FORWARD}")
+        lines.emit("if win:", 1)
+        lines.emit(f"if kind != {TEST}:", 2)
         for m, h in enumerate(seg.hidden):
             rows = h.var_names
-            out.emit(f"{out.use(rules.add_hidden)}({out.array(h.owner, 'state')}, {rows.index('v_soma')}, "
-                     f"{rows.index('v_apical')}, {A(f'hsum{m}')})", 3)
-        o_state = out.array(seg.out.owner, "state")
-        out.emit(f"{out.use(rules.add_output)}({o_state}, {seg.out.var_names.index('v_soma')}, {lam}, {A('osum')})", 2)
-        close = out.use(rules.close_window)
-        out.emit("if step == end - 1:", 1)
-        out.emit(f"w = float({A('window')}[ph])", 2)
-        out.emit(f"if kind == {TARGET}:", 2)
-        out.emit(f"{close}({A('osum')}, w, {A('ot')})", 3)
+            lines.each(3, rules.add_hidden, rules.add_hidden_cell, (B, h.n), lines.array(h.owner, "state"),
+                       rows.index("v_soma"), rows.index("v_apical"), A(f"hsum{m}"))
+        o_state = lines.array(seg.out.owner, "state")
+        lines.each(2, rules.add_output, rules.add_output_cell, (B, seg.out.n), o_state,
+                   seg.out.var_names.index("v_soma"), lam, A("osum"))
+        lines.emit("if step == end - 1:", 1)
+        lines.sync(2)
+        lines.emit(f"w = float({A('window')}[ph])", 2)
+        lines.emit(f"if kind == {TARGET}:", 2)
+        self._close(lines, 3, "osum", "ot")
         for m in range(L):
-            out.emit(f"{close}({A(f'hsum{m}')}, w, {A(f'ht{m}')})", 3)
-        k_d = seg.out.p["g_d"] / (seg.out.p["g_l"] + seg.out.p["g_d"])
-        update = out.use(rules.apply_update)
-
-        def keep_sign(j):  # Dale's law: clip the weights just changed to the projection's sign
-            if j.sign:
-                out.emit(f"{out.use(rules.keep_sign)}({out.array(j.owner, 'wt')}, {j.sign})", 3)
-
-        out.emit(f"{out.use(rules.output_error)}({A('of')}[0], {A('ot')}[1], {lam}, {k_d!r}, {A(f'err{L}')})", 3)
-        out.emit(f"{update}({out.array(seg.forward[L].owner, 'wt')}, {o_state}, {seg.out.var_names.index('b_basal')}, "
-                 f"{A(f'err{L}')}, {A(f'pspf{L}')}, {A('active')}, {A('gains')}[{L}])", 3)
-        keep_sign(seg.forward[L])
-        for m in reversed(range(L)):
-            h = seg.hidden[m]
-            if proto.learns_feedback:  # the original's update_Y, before the layer's own update
-                out.emit(f"{out.use(rules.feedback_error)}({A(f'hf{m}')}[0], {A(f'hf{m}')}[1], {lam}, "
-                         f"{A(f'errfb{m}')})", 3)
-                out.emit(f"{update}({out.array(seg.feedback[m].owner, 'wt')}, {out.array(h.owner, 'state')}, -1, "
-                         f"{A(f'errfb{m}')}, {A('fbpspf')}, {A('active')}, {A('gains')}[{L + 1 + m}])", 3)
-                keep_sign(seg.feedback[m])
-            k_b = h.p["g_b"] / (h.p["g_l"] + h.p["g_b"] + h.p["g_a"])
-            out.emit(f"{out.use(rules.hidden_error)}({A(f'hf{m}')}[0], {A(f'hf{m}')}[1], {A(f'ht{m}')}[1], {lam}, "
-                     f"{float(k_b)!r}, {A(f'err{m}')})", 3)
-            out.emit(f"{update}({out.array(seg.forward[m].owner, 'wt')}, {out.array(h.owner, 'state')}, "
-                     f"{h.var_names.index('b_basal')}, {A(f'err{m}')}, {A(f'pspf{m}')}, {A('active')}, "
-                     f"{A('gains')}[{m}])", 3)
-            keep_sign(seg.forward[m])
-        if proto.rule.feedback == "symmetric":
-            out.emit(f"{out.use(rules.copy_transposed)}({out.array(seg.forward[L].owner, 'wt')}, "
-                     f"{out.array(seg.feedback[0].owner, 'wt')})", 3)
-            keep_sign(seg.feedback[0])
-        out.emit("else:", 2)  # forward or test phase: keep the means and the output's guess
-        out.emit(f"{close}({A('osum')}, w, {A('of')})", 3)
-        out.emit(f"{out.use(copy_into)}({A('outputs')}[{A('phase_round')}[ph]], {A('of')}[0])", 3)
-        out.emit(f"if kind == {FORWARD}:", 3)
+            self._close(lines, 3, f"hsum{m}", f"ht{m}")
+        lines.sync(3)
+        self._learn(lines, 3)
+        lines.emit("else:", 2)  # forward or test phase: keep the means and the output's guess
+        self._close(lines, 3, "osum", "of")
+        lines.sync(3)
+        lines.each(3, copy_into, copy_output_cell, (B, seg.out.n), f"{A('outputs')}[{A('phase_round')}[ph]]",
+                   f"{A('of')}[0]")
+        lines.emit(f"if kind == {FORWARD}:", 3)
         for m in range(L):
-            out.emit(f"{close}({A(f'hsum{m}')}, w, {A(f'hf{m}')})", 4)
+            self._close(lines, 4, f"hsum{m}", f"hf{m}")
         for m in range(L + 1):
-            out.emit(f"{close}({A(f'psp{m}')}, w, {A(f'pspf{m}')})", 4)
+            self._close(lines, 4, f"psp{m}", f"pspf{m}")
         if proto.learns_feedback:
-            out.emit(f"{close}({A('fbpsp')}, w, {A('fbpspf')})", 4)
-        out.emit(f"{A('clock')}[0] = ph + 1", 2)
-        out.emit(f"{A('clock')}[1] = 0", 2)
+            self._close(lines, 4, "fbpsp", "fbpspf")
+        lines.serial(2, f"{A('clock')}[0] = ph + 1", f"{A('clock')}[1] = 0")
+
+    def _presynaptic(self, lines, j, pre, psp, in_window):
+        """The window sums of projection ``j``'s filtered presynaptic spike trains (as its targets see them)."""
+        own, B = self.subject.owner, self.subject.net.batch
+        cnt = f"{lines.array(j.pre.owner, 'cnt')}[0]"
+        factors = lines.array(j.owner, "decay")
+        lag = 0 if j.same_step else 1
+        if not j.fir:
+            lines.each(1, rules.presynaptic_traces, rules.presynaptic_trace_cell, (B, j.pre.n), cnt, pre, factors,
+                       psp, in_window, lag)
+            return
+        window = f"end - {lines.array(own, 'window')}[ph], end, {psp}, {in_window}, {lag}"
+        if lines.cuda:  # a thread per neuron reads its count; the CPU gathers the spike list
+            lines.each(1, None, rules.presynaptic_fir_cell, (B, j.pre.n), cnt, pre, factors, "step", window)
+        else:
+            spikes = f"{lines.array(j.pre.owner, 'spk')}, {lines.array(j.pre.owner, 'nsp')}"
+            lines.each(1, rules.presynaptic_fir, None, (), cnt, spikes, pre, factors, "step", window)
+
+    def _close(self, lines, indent, sums, means):
+        own = self.subject.owner
+        lines.each(indent, rules.close_window, rules.close_cell, (lines.size(own, sums),), lines.array(own, sums), "w",
+                   lines.array(own, means))
+
+    def _learn(self, lines, indent):
+        """After a target phase: errors, then the updates (output, learned feedback, hidden layers), then Dale's law
+        and symmetric feedback, each pass complete before the next."""
+        proto = self.subject
+        seg, own, B = proto.seg, proto.owner, proto.net.batch
+        A = lambda field: lines.array(own, field)  # noqa: E731
+        L, lam = len(seg.hidden), repr(proto.lambda_max)
+        k_d = seg.out.p["g_d"] / (seg.out.p["g_l"] + seg.out.p["g_d"])
+        lines.each(indent, rules.output_error, rules.output_error_cell, (B, seg.out.n), f"{A('of')}[0]",
+                   f"{A('ot')}[1]", lam, repr(float(k_d)), A(f"err{L}"))
+        for m, h in enumerate(seg.hidden):
+            if proto.learns_feedback:  # the original's update_Y
+                lines.each(indent, rules.feedback_error, rules.feedback_error_cell, (B, h.n), f"{A(f'hf{m}')}[0]",
+                           f"{A(f'hf{m}')}[1]", lam, A(f"errfb{m}"))
+            k_b = h.p["g_b"] / (h.p["g_l"] + h.p["g_b"] + h.p["g_a"])
+            lines.each(indent, rules.hidden_error, rules.hidden_error_cell, (B, h.n), f"{A(f'hf{m}')}[0]",
+                       f"{A(f'hf{m}')}[1]", f"{A(f'ht{m}')}[1]", lam, repr(float(k_b)), A(f"err{m}"))
+        lines.sync(indent)
+        changed = [seg.forward[L]]
+        self._update(lines, indent, seg.forward[L], seg.out, "b_basal", f"err{L}", f"pspf{L}", L)
+        for m, h in enumerate(seg.hidden):
+            if proto.learns_feedback:
+                self._update(lines, indent, seg.feedback[m], h, None, f"errfb{m}", "fbpspf", L + 1 + m)
+                changed.append(seg.feedback[m])
+            self._update(lines, indent, seg.forward[m], h, "b_basal", f"err{m}", f"pspf{m}", m)
+            changed.append(seg.forward[m])
+        self._keep_signs(lines, indent, changed)
+        if proto.rule.feedback == "symmetric":
+            fb = seg.feedback[0]
+            lines.sync(indent)
+            lines.each(indent, rules.copy_transposed, rules.copy_transposed_cell, fb.store.get(fb.owner, "wt").shape,
+                       lines.array(seg.forward[L].owner, "wt"), lines.array(fb.owner, "wt"))
+            self._keep_signs(lines, indent, [fb])
+
+    def _update(self, lines, indent, j, post, bias, err, pspf, gain):
+        """The rule's change of projection ``j``'s weights and of ``post``'s biases (``bias``: their variable)."""
+        own = self.subject.owner
+        wt, state = lines.array(j.owner, "wt"), lines.array(post.owner, "state")
+        row_bias = -1 if bias is None else post.var_names.index(bias)
+        args = (lines.array(own, err), lines.array(own, pspf), lines.array(own, "active"))
+        gain = f"{lines.array(own, 'gains')}[{gain}]"
+        if not lines.cuda:
+            lines.each(indent, rules.apply_update, None, (), wt, state, row_bias, *args, gain)
+            return
+        lines.emit(f"g = {lines.out.use(rules.update_gain)}({args[2]}, {gain})", indent)
+        lines.each(indent, None, rules.update_weight_cell, j.store.get(j.owner, "wt").shape, wt, *args, "g")
+        if row_bias >= 0:
+            lines.each(indent, None, rules.update_bias_cell, (post.n,), state, row_bias, args[0], args[2], "g")
+
+    def _keep_signs(self, lines, indent, projections):
+        """Dale's law: clip the weights just changed to their projection's sign."""
+        signed = [j for j in projections if j.sign]
+        if signed:
+            lines.sync(indent)
+        for j in signed:
+            lines.flat(indent, rules.keep_sign, rules.keep_sign_cell, j.owner, "wt", j.sign)
 
 
 # -- compiled helpers of the stages --------------------------------------------------------------
 
 @njit(cache=True)
-def begin_phase(ph, kind, examples, images, targets, rates, out_state, row_exc, row_inh, active):
-    """Copy ``b`` shows image ``examples[ph, b]`` (rates in Hz; none if -1); teaching ``g_exc = t``,
-    ``g_inh = 1 - t`` in a target phase, off otherwise."""
+def show_image(ph, examples, images, rates):
+    """Copy ``b`` shows image ``examples[ph, b]`` (rates in Hz; none if -1)."""
     for b in range(examples.shape[1]):
-        ex = examples[ph, b]
-        active[b] = 1 if ex >= 0 else 0
-        row = rates[0, b]
-        for i in range(row.shape[0]):
-            row[i] = images[ex, i] if ex >= 0 else 0.0
+        for i in range(rates.shape[2]):
+            show_image_cell(b, i, ph, examples, images, rates)
+
+
+@njit(cache=True, inline="always")
+def show_image_cell(b, i, ph, examples, images, rates):
+    ex = examples[ph, b]
+    rates[0, b, i] = images[ex, i] if ex >= 0 else 0.0
+
+
+@njit(cache=True)
+def teach(ph, kind, examples, targets, out_state, row_exc, row_inh):
+    """Teaching ``g_exc = t``, ``g_inh = 1 - t`` in a target phase, off otherwise."""
+    for b in range(examples.shape[1]):
         for i in range(out_state.shape[2]):
-            teach = ex >= 0 and kind == TARGET
-            out_state[row_exc, b, i] = targets[ex, i] if teach else 0.0
-            out_state[row_inh, b, i] = 1.0 - targets[ex, i] if teach else 0.0
+            teach_cell(b, i, ph, kind, examples, targets, out_state, row_exc, row_inh)
+
+
+@njit(cache=True, inline="always")
+def teach_cell(b, i, ph, kind, examples, targets, out_state, row_exc, row_inh):
+    ex = examples[ph, b]
+    teaching = ex >= 0 and kind == TARGET
+    out_state[row_exc, b, i] = targets[ex, i] if teaching else 0.0
+    out_state[row_inh, b, i] = 1.0 - targets[ex, i] if teaching else 0.0
+
+
+@njit(cache=True)
+def mark_active(ph, examples, active):
+    """``active[b]``: whether copy ``b`` shows an example in phase ``ph``."""
+    for b in range(examples.shape[1]):
+        mark_active_cell(b, ph, examples, active)
+
+
+@njit(cache=True, inline="always")
+def mark_active_cell(b, ph, examples, active):
+    active[b] = 1 if examples[ph, b] >= 0 else 0
 
 
 @njit(cache=True)
@@ -421,4 +555,16 @@ def zero_state_row(state, row):
     """``state[row] = 0`` in every copy (e.g. the somatic potentials before a test image)."""
     for b in range(state.shape[1]):
         for i in range(state.shape[2]):
-            state[row, b, i] = 0.0
+            zero_state_row_cell(b, i, state, row)
+
+
+@njit(cache=True, inline="always")
+def zero_state_row_cell(b, i, state, row):
+    state[row, b, i] = 0.0
+
+
+@njit(cache=True, inline="always")
+def copy_output_cell(b, i, outputs, means):
+    """The mean output potential of copy ``b``, neuron ``i`` into the round's row (the CPU copies with
+    :func:`compsim.engine.kernels.copy_into`)."""
+    outputs[b, i] = means[b, i]

@@ -349,32 +349,39 @@ TRAINING_IMAGES = np.random.default_rng(7).uniform(0.0, 1.0, (4, 30))
 TRAINING_LABELS = np.array([0, 2, 1, 2])
 
 
-def segregated_training(backend, hidden=10, spike_mode="poisson_events", sparse_feedback=False, **rule):
-    """The two-phase protocol of the segregated-dendrite network (``hidden``: a size or sizes), two copies."""
+def segregated_training(backend, hidden=10, spike_mode="poisson_events", sparse_feedback=False, faithful=False,
+                        **rule):
+    """The two-phase protocol of the segregated-dendrite network (``hidden``: a size or sizes), two copies;
+    ``faithful``: the original code's 10-step kernel and same-step feed-forward delivery."""
+    kernel = dict(synapse=cs.TruncatedDoubleExponential(), same_step=True) if faithful else {}
     seg = build_segregated_network(hidden, n_out=3, n_in=30, seed=5, dt=1.0, batch=2, spike_mode=spike_mode,
-                                   sparse_feedback=sparse_feedback, backend=backend)
+                                   sparse_feedback=sparse_feedback, backend=backend, **kernel)
     rule = SegregatedLearning((0.5,) * (len(seg.hidden) + 1), **rule)
     training = SegregatedTraining(seg, rule, phase_ms=12.0, settle_ms=6.0, test_ms=10.0, test_settle_ms=4.0, seed=2)
     return seg, training
 
 
-def test_two_phase_training_and_test_equal_cpu():
-    """The segregated-dendrite protocol (run by thread 0) trains two copies on their own examples and tests:
-    weights, biases and the outputs equal the CPU's."""
+@pytest.mark.parametrize("options", [{}, dict(hidden=(10, 6), faithful=True, feedback="learned",
+                                              feedback_etas=(0.1, 0.1))], ids=["exponential", "fir-learned-feedback"])
+def test_two_phase_training_and_test_equal_cpu(options):
+    """The segregated-dendrite protocol (a thread per element; the phase ends in passes) trains two copies on their
+    own examples and tests: weights, biases and the outputs equal the CPU's. Second case: the faithful kernel
+    (window sums from the counts), two hidden layers, learned feedback."""
     images, labels = TRAINING_IMAGES, TRAINING_LABELS
 
     def train(backend):
-        seg, training = segregated_training(backend)
+        seg, training = segregated_training(backend, **options)
         trained = training.train(images, labels)
         tested = training.test(images[:2], labels[:2])
-        return seg.net, trained, tested
+        return seg, trained, tested
     cpu, gpu = train("cpu"), train("cuda")
-    assert_same_store(cpu[0], gpu[0])
+    assert_same_store(cpu[0].net, gpu[0].net)
     for a, b in zip(cpu[1:], gpu[1:]):
         assert_same(a.mean_output, b.mean_output, "mean output")
-    changed = np.abs(cpu[0].projections[0].weights - build_segregated_network(
-        10, n_out=3, n_in=30, seed=5, dt=1.0).net.projections[0].weights).max()
-    assert changed > 1e-6  # the network learned
+    untrained = segregated_training("cpu", **options)[0]
+    for before, after in zip(untrained.forward + untrained.feedback, cpu[0].forward + cpu[0].feedback):
+        learns = after in cpu[0].forward or options.get("feedback") == "learned"
+        assert (np.abs(after.weights - before.weights).max() > 1e-6) == learns  # the network learned
 
 
 def test_backend_without_simulator_or_gpu_says_what_is_missing():

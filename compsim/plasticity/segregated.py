@@ -41,6 +41,11 @@ Dale's law: the rules have no bounds; after an update of a projection whose
 presynaptic population has a Dale declaration (its ``sign``, :mod:`compsim.projection`),
 :func:`keep_sign` clips its weights to that sign (``w <- max(w, 0)`` or
 ``min(w, 0)``). Weights of projections without a sign are not touched.
+
+Each whole-array kernel has a per-element form (``*_cell``: one copy and neuron,
+one synapse, or one element) with the same arithmetic in the same order, which
+the CUDA backend runs a thread per element (:mod:`compsim.protocols.two_phase`);
+the CPU kernels call them where their loop order allows.
 """
 import numpy as np
 from numba import njit
@@ -155,6 +160,26 @@ def _add_scaled(row, g, acc):
         acc[i] += g * row[i]
 
 
+@njit(cache=True, inline="always")
+def presynaptic_fir_cell(b, j, cnt, ring, taps, step, first, end, sums, in_window, lag):
+    """:func:`presynaptic_fir` for neuron ``j`` of copy ``b``, from the count array instead of the spike list (a
+    neuron outside the list has count 0): the same terms in the same order."""
+    n_taps = ring.shape[0]
+    if in_window:
+        acc = sums[b, j]
+        if step == first:
+            for s in range(step - lag - n_taps + 1, step - lag):
+                acc += _window_taps(taps, s + lag, first, end) * ring[s % n_taps, b, j]
+        g = _window_taps(taps, step, first, end)
+        if lag == 0:
+            if cnt[b, j] != 0:
+                acc += g * cnt[b, j]
+        else:
+            acc += g * ring[(step - 1) % n_taps, b, j]
+        sums[b, j] = acc
+    ring[step % n_taps, b, j] = cnt[b, j]
+
+
 @njit(cache=True)
 def presynaptic_traces(cnt, traces, factors, sums, in_window, lag):
     """Filtered presynaptic spike trains, exponential kernels, as the projection's postsynaptic traces see them.
@@ -165,29 +190,29 @@ def presynaptic_traces(cnt, traces, factors, sums, in_window, lag):
     after ``psp(t)`` is added to ``sums`` (when ``in_window``) if ``lag`` is 1 (spikes
     act from the next step on), before it if ``lag`` is 0 (``same_step`` projection).
     """
-    two = traces.shape[0] == 2
     for b in range(cnt.shape[0]):
-        x0 = traces[0, b]
-        x1 = traces[traces.shape[0] - 1, b]
-        if lag == 0:
-            _advance_traces(cnt[b], x0, x1, factors, two)
-        if in_window:
-            acc = sums[b]
-            for i in range(acc.shape[0]):
-                acc[i] += factors[2] * (x0[i] - x1[i]) if two else x0[i]
-        if lag != 0:
-            _advance_traces(cnt[b], x0, x1, factors, two)
+        for i in range(sums.shape[1]):
+            presynaptic_trace_cell(b, i, cnt, traces, factors, sums, in_window, lag)
 
 
 @njit(cache=True, inline="always")
-def _advance_traces(counts, x0, x1, factors, two):
+def presynaptic_trace_cell(b, i, cnt, traces, factors, sums, in_window, lag):
+    """:func:`presynaptic_traces` for input ``i`` of copy ``b``."""
+    if lag == 0:
+        _advance_traces(b, i, cnt, traces, factors)
+    if in_window:
+        x0, x1 = traces[0, b, i], traces[traces.shape[0] - 1, b, i]
+        sums[b, i] += factors[2] * (x0 - x1) if traces.shape[0] == 2 else x0
+    if lag != 0:
+        _advance_traces(b, i, cnt, traces, factors)
+
+
+@njit(cache=True, inline="always")
+def _advance_traces(b, i, cnt, traces, factors):
     """``x <- x * decay + count``; a trace decaying below the smallest normal double becomes 0
     (:func:`compsim.fastmath.flush_subnormal`)."""
-    for i in range(x0.shape[0]):
-        x0[i] = flush_subnormal(x0[i] * factors[0] + counts[i])
-    if two:
-        for i in range(x1.shape[0]):
-            x1[i] = flush_subnormal(x1[i] * factors[1] + counts[i])
+    for t in range(traces.shape[0]):
+        traces[t, b, i] = flush_subnormal(traces[t, b, i] * factors[t] + cnt[b, i])
 
 
 @njit(cache=True)
@@ -195,8 +220,13 @@ def add_hidden(state, row_soma, row_apical, sums):
     """``sums[0] += C``, ``sums[1] += A`` (somatic and apical potentials after this step's update)."""
     for b in range(state.shape[1]):
         for i in range(state.shape[2]):
-            sums[0, b, i] += state[row_soma, b, i]
-            sums[1, b, i] += state[row_apical, b, i]
+            add_hidden_cell(b, i, state, row_soma, row_apical, sums)
+
+
+@njit(cache=True, inline="always")
+def add_hidden_cell(b, i, state, row_soma, row_apical, sums):
+    sums[0, b, i] += state[row_soma, b, i]
+    sums[1, b, i] += state[row_apical, b, i]
 
 
 @njit(cache=True)
@@ -204,9 +234,14 @@ def add_output(state, row_soma, lambda_max, sums):
     """``sums[0] += C``, ``sums[1] += lambda_max sigma(C)`` (the expected spike count of the step)."""
     for b in range(state.shape[1]):
         for i in range(state.shape[2]):
-            v = state[row_soma, b, i]
-            sums[0, b, i] += v
-            sums[1, b, i] += lambda_max * sigmoid(v)
+            add_output_cell(b, i, state, row_soma, lambda_max, sums)
+
+
+@njit(cache=True, inline="always")
+def add_output_cell(b, i, state, row_soma, lambda_max, sums):
+    v = state[row_soma, b, i]
+    sums[0, b, i] += v
+    sums[1, b, i] += lambda_max * sigmoid(v)
 
 
 # -- phase ends -------------------------------------------------------------------------------------
@@ -216,8 +251,19 @@ def close_window(sums, window, means):
     s = sums.reshape(sums.size)
     m = means.reshape(means.size)
     for k in range(s.shape[0]):
-        m[k] = s[k] / window
-        s[k] = 0.0
+        _close(k, s, window, m)
+
+
+@njit(cache=True, inline="always")
+def close_cell(k, sums, window, means):
+    """:func:`close_window` for element ``k`` (C order)."""
+    _close(k, sums.reshape(sums.size), window, means.reshape(means.size))
+
+
+@njit(cache=True, inline="always")
+def _close(k, s, window, m):
+    m[k] = s[k] / window
+    s[k] = 0.0
 
 
 @njit(cache=True)
@@ -225,8 +271,13 @@ def output_error(mean_c_f, rate_t, lambda_max, k_d, err):
     """``E = k_D lambda_max (lambda_t - lambda_max sigma(C_f)) sigma'(C_f)``, (B, n)."""
     for b in range(err.shape[0]):
         for i in range(err.shape[1]):
-            s = sigmoid(mean_c_f[b, i])
-            err[b, i] = k_d * lambda_max * (rate_t[b, i] - lambda_max * s) * s * (1.0 - s)
+            output_error_cell(b, i, mean_c_f, rate_t, lambda_max, k_d, err)
+
+
+@njit(cache=True, inline="always")
+def output_error_cell(b, i, mean_c_f, rate_t, lambda_max, k_d, err):
+    s = sigmoid(mean_c_f[b, i])
+    err[b, i] = k_d * lambda_max * (rate_t[b, i] - lambda_max * s) * s * (1.0 - s)
 
 
 @njit(cache=True)
@@ -234,8 +285,13 @@ def hidden_error(mean_c_f, mean_a_f, mean_a_t, lambda_max, k_b, err):
     """``E = k_B lambda_max (alpha_t - alpha_f) sigma'(C_f)`` with plateaus ``alpha = sigma(mean A)``, (B, n)."""
     for b in range(err.shape[0]):
         for i in range(err.shape[1]):
-            s = sigmoid(mean_c_f[b, i])
-            err[b, i] = k_b * lambda_max * (sigmoid(mean_a_t[b, i]) - sigmoid(mean_a_f[b, i])) * s * (1.0 - s)
+            hidden_error_cell(b, i, mean_c_f, mean_a_f, mean_a_t, lambda_max, k_b, err)
+
+
+@njit(cache=True, inline="always")
+def hidden_error_cell(b, i, mean_c_f, mean_a_f, mean_a_t, lambda_max, k_b, err):
+    s = sigmoid(mean_c_f[b, i])
+    err[b, i] = k_b * lambda_max * (sigmoid(mean_a_t[b, i]) - sigmoid(mean_a_f[b, i])) * s * (1.0 - s)
 
 
 @njit(cache=True)
@@ -243,8 +299,13 @@ def feedback_error(mean_c_f, mean_a_f, lambda_max, err):
     """Learned feedback: ``E = (lambda_max sigma(C_f) - alpha_f) sigma'(A_f)``, ``alpha_f = sigma(A_f)``, (B, n)."""
     for b in range(err.shape[0]):
         for i in range(err.shape[1]):
-            a = sigmoid(mean_a_f[b, i])
-            err[b, i] = (lambda_max * sigmoid(mean_c_f[b, i]) - a) * a * (1.0 - a)
+            feedback_error_cell(b, i, mean_c_f, mean_a_f, lambda_max, err)
+
+
+@njit(cache=True, inline="always")
+def feedback_error_cell(b, i, mean_c_f, mean_a_f, lambda_max, err):
+    a = sigmoid(mean_a_f[b, i])
+    err[b, i] = (lambda_max * sigmoid(mean_c_f[b, i]) - a) * a * (1.0 - a)
 
 
 @njit(cache=True)
@@ -252,14 +313,12 @@ def apply_update(wt, state, row_bias, err, psp_f, active, gain):
     """``W += g/n E psp_fᵀ`` and ``b += g/n E``, summed over the active copies (copy 0 first), n = their number.
 
     ``wt`` (n_pre, n_post) is W transposed; the bias row of ``state`` changes in every copy alike
-    (``row_bias < 0``: no bias).
+    (``row_bias < 0``: no bias). Row by row (contiguous, vectorised); :func:`update_weight_cell` adds the same
+    terms to a weight in the same order.
     """
-    n_active = 0
-    for b in range(err.shape[0]):
-        n_active += active[b]
-    if n_active == 0:
+    g = update_gain(active, gain)
+    if g == 0.0:
         return
-    g = gain / n_active
     n_pre, n_post = wt.shape
     for j in range(n_pre):
         row = wt[j]
@@ -271,16 +330,46 @@ def apply_update(wt, state, row_bias, err, psp_f, active, gain):
                 e = err[b]
                 for i in range(n_post):
                     row[i] += p * e[i]
-    if row_bias < 0:
+    if row_bias >= 0:
+        for i in range(n_post):
+            update_bias_cell(i, state, row_bias, err, active, g)
+
+
+@njit(cache=True, inline="always")
+def update_gain(active, gain):
+    """``gain / n`` for the ``n`` copies that showed an example; 0 if none did (nothing changes)."""
+    n_active = 0
+    for b in range(active.shape[0]):
+        n_active += active[b]
+    return gain / n_active if n_active > 0 else 0.0
+
+
+@njit(cache=True, inline="always")
+def update_weight_cell(j, i, wt, err, psp_f, active, g):
+    """:func:`apply_update` for the weight ``j -> i``, with ``g`` from :func:`update_gain`."""
+    if g == 0.0:
         return
-    for i in range(n_post):
-        db = 0.0
-        for b in range(err.shape[0]):
-            if active[b] != 0:
-                db += err[b, i]
-        db *= g
-        for b in range(state.shape[1]):
-            state[row_bias, b, i] += db
+    w = wt[j, i]
+    for b in range(err.shape[0]):
+        if active[b] != 0:
+            p = g * psp_f[b, j]
+            if p != 0.0:
+                w += p * err[b, i]
+    wt[j, i] = w
+
+
+@njit(cache=True, inline="always")
+def update_bias_cell(i, state, row_bias, err, active, g):
+    """:func:`apply_update` for the bias of neuron ``i`` (every copy alike), with ``g`` from :func:`update_gain`."""
+    if g == 0.0:
+        return
+    db = 0.0
+    for b in range(err.shape[0]):
+        if active[b] != 0:
+            db += err[b, i]
+    db *= g
+    for b in range(state.shape[1]):
+        state[row_bias, b, i] += db
 
 
 @njit(cache=True)
@@ -288,12 +377,22 @@ def keep_sign(wt, sign):
     """Dale's law after an update: ``wt = max(wt, 0)`` for ``sign`` +1, ``min(wt, 0)`` for -1, unchanged for 0.
     Any shape (C-contiguous)."""
     flat = wt.reshape(wt.size)
+    for k in range(flat.shape[0]):
+        _clip_to_sign(k, flat, sign)
+
+
+@njit(cache=True, inline="always")
+def keep_sign_cell(k, wt, sign):
+    """:func:`keep_sign` for element ``k`` (C order)."""
+    _clip_to_sign(k, wt.reshape(wt.size), sign)
+
+
+@njit(cache=True, inline="always")
+def _clip_to_sign(k, flat, sign):
     if sign > 0:
-        for k in range(flat.shape[0]):
-            flat[k] = max(flat[k], 0.0)
+        flat[k] = max(flat[k], 0.0)
     elif sign < 0:
-        for k in range(flat.shape[0]):
-            flat[k] = min(flat[k], 0.0)
+        flat[k] = min(flat[k], 0.0)
 
 
 @njit(cache=True)
@@ -301,7 +400,12 @@ def copy_transposed(wt_out, wt_feedback):
     """Symmetric feedback: ``Y = W_outᵀ``; both stored transposed, so ``wt_feedback = wt_outᵀ``."""
     for j in range(wt_feedback.shape[0]):
         for i in range(wt_feedback.shape[1]):
-            wt_feedback[j, i] = wt_out[i, j]
+            copy_transposed_cell(j, i, wt_out, wt_feedback)
+
+
+@njit(cache=True, inline="always")
+def copy_transposed_cell(j, i, wt_out, wt_feedback):
+    wt_feedback[j, i] = wt_out[i, j]
 
 
 @njit(cache=True)
@@ -310,3 +414,9 @@ def zero(a):
     flat = a.reshape(a.size)
     for k in range(flat.shape[0]):
         flat[k] = 0
+
+
+@njit(cache=True, inline="always")
+def zero_cell(k, a):
+    """:func:`zero` for element ``k`` (C order)."""
+    a.reshape(a.size)[k] = 0
