@@ -23,6 +23,7 @@ import numpy as np
 from .checks import check_count, index_array
 from .engine import kernels
 from .engine.plan import Stage
+from .engine.stages import emit_list_cuda
 
 STATE, PORT = 0, 1
 
@@ -55,8 +56,8 @@ class Monitor(Stage):
     def emit(self, out):
         """Recording monitors that sample inside the population loop add nothing to the step loop."""
 
-    # CUDA backend: thread 0 records, unless a monitor has a parallel form (sampling monitors write their lines into
-    # the population's update)
+    # CUDA backend: each recording monitor has a parallel form (sampling monitors write their lines into the
+    # population's update); a monitor without one is recorded by thread 0 (correct, not parallel)
     emit_cuda = Stage.emit_serially
 
     def after_chunk(self, network, writer):
@@ -165,6 +166,24 @@ class _EventRecorder(Monitor):
     def buffers(self, out):
         return ", ".join(out.array(self.owner, f) for f in ("step", "copy", "neuron", "count"))
 
+    def emit_records_cuda(self, out, listed, number, counts):
+        """CUDA backend: a thread per listed neuron (``listed[b, :number[b]]``, count in ``counts`` (B, n)) records
+        at its place in the CPU's order, copy by copy."""
+        out.emit(f"first = {out.array(self.owner, 'fill')}[0]")
+        out.emit(f"for b in range({number}.shape[0]):")
+        out.emit(f"for k in range(tid, {number}[b], nthreads):", 1)
+        out.emit(f"{out.use(kernels.record_spike)}(first + k, step, b, {listed}[b, k], {counts}, "
+                 f"{self.buffers(out)})", 2)
+        out.emit(f"first += {number}[b]", 1)
+
+    def advance_lines_cuda(self, out, number):
+        """Thread 0's lines after the records: advance the fill position, stop the chunk when the buffers could not
+        take another step of records (one per neuron and copy), as the CPU loop does."""
+        fill, capacity = out.array(self.owner, "fill"), out.array(self.owner, "capacity")
+        per_step = self.population.n * self.population.batch
+        return [f"for b in range({number}.shape[0]):", f"    {fill}[0] += {number}[b]",
+                f"if {fill}[0] > {capacity}[0] - {per_step}:", f"    {out.STOP}"]
+
     def register(self, writer):
         writer.add_spike_monitor(self.name, self.population.name, self.population.n, batch=self.population.batch)
 
@@ -198,17 +217,11 @@ class SpikeMonitor(_EventRecorder):
     def emit_cuda(self, out):
         """A thread per spike, each at its place in the CPU's order (copy by copy, ascending neurons); after the
         phase's barrier thread 0 advances the fill position and stops the chunk when the buffers are nearly full."""
-        own, tag = self.population.owner, self.owner
+        own = self.population.owner
         spk, nsp, cnt = out.array(own, "spk"), out.array(own, "nsp"), out.array(own, "cnt")
-        fill, capacity = out.array(tag, "fill"), out.array(tag, "capacity")
         out.comment(f"record the spikes of {self.population.name}")
-        out.emit(f"first = {fill}[0]")
-        out.emit(f"for b in range({nsp}.shape[0]):")
-        out.emit(f"for k in range(tid, {nsp}[b], nthreads):", 1)
-        out.emit(f"{out.use(kernels.record_spike)}(first + k, step, b, {spk}[b, k], {cnt}[0], {self.buffers(out)})", 2)
-        out.emit(f"first += {nsp}[b]", 1)
-        out.tails += [f"for b in range({nsp}.shape[0]):", f"    {fill}[0] += {nsp}[b]",
-                      f"if {fill}[0] > {capacity}[0] - {spk}.size:", f"    {out.STOP}"]
+        self.emit_records_cuda(out, spk, nsp, f"{cnt}[0]")
+        out.tails += self.advance_lines_cuda(out, nsp)
         out.end_stage()
 
 
@@ -235,6 +248,28 @@ class EventMonitor(_EventRecorder):
         out.emit(f"if {fill}[0] > {capacity}[0] - {cnt}[0].size:")
         out.emit("stop = True", 1)
 
+    def emit_cuda(self, out):
+        """The occurrences are listed in order as spikes are (:func:`compsim.engine.stages.emit_list_cuda`), then a
+        thread per occurrence records it; then thread 0 advances the fill position."""
+        pop, tag = self.population, self.owner
+        store = self.store
+        if not store.has(tag, "listed"):
+            store.declare(tag, "listed", (pop.batch, pop.n), np.int32, kind="scratch",
+                          doc=f"CUDA: this step's occurrences of '{self.event}' (neurons), per copy")
+            store.declare(tag, "number", (pop.batch,), np.int64, kind="scratch",
+                          doc=f"CUDA: the number of this step's occurrences of '{self.event}', per copy")
+        cnt, listed, number = out.array(pop.owner, "cnt"), out.array(tag, "listed"), out.array(tag, "number")
+        row = 1 + pop.event_names.index(self.event)
+
+        def record(out):
+            self.emit_records_cuda(out, listed, number, f"{cnt}[{row}]")
+
+        def advance(out):
+            out.emit("if tid == 0:")
+            out.emit_all(self.advance_lines_cuda(out, number), 1)
+        out.comment(f"record the {self.event} events of {pop.name}")
+        emit_list_cuda(out, tag, pop, lambda b: f"{cnt}[{row}, {b}]", listed, number, then=(record, advance))
+
 
 class RateMonitor(Monitor):
     """Record the population's spike count in every step, per copy."""
@@ -260,6 +295,17 @@ class RateMonitor(Monitor):
         out.emit(f"{count}({spk}, {nsp}, {cnt}[0], {counts}, {fill}[0])")
         out.emit(f"{steps}[{fill}[0]] = step")
         out.emit(f"{fill}[0] += 1")
+
+    def emit_cuda(self, out):
+        """A thread per copy counts its spikes; after the phase's barrier thread 0 advances the fill position."""
+        own, tag = self.population.owner, self.owner
+        spk, nsp, cnt = out.array(own, "spk"), out.array(own, "nsp"), out.array(own, "cnt")
+        fill, counts, steps = out.array(tag, "fill"), out.array(tag, "counts"), out.array(tag, "steps")
+        out.comment(f"count the spikes of {self.population.name}")
+        out.grid_loop("b", f"{nsp}.shape[0]")
+        out.emit(f"{counts}[{fill}[0], b] = {out.use(kernels.count_copy)}(b, {spk}, {nsp}, {cnt}[0])", 1)
+        out.tails += [f"{steps}[{fill}[0]] = step", f"{fill}[0] += 1"]
+        out.end_stage()
 
     def register(self, writer):
         writer.add_rate_monitor(self.name, self.population.name, self.population.n, batch=self.population.batch)
@@ -377,10 +423,29 @@ class WeightMonitor(Monitor):
         self.store.declare(self.owner, "steps", (slots,), np.int64, kind="record", doc=f"sample steps of '{self.name}'")
 
     def emit(self, out):
-        j, tag = self.projection, self.owner
-        weights = out.array(j.owner, "wt" if j.kind == "dense" else "w")
-        args = ", ".join(out.array(tag, f) for f in ("synapses", "every", "values", "steps", "fill"))
+        weights, args = self._arrays(out)
         out.emit(f"{out.use(kernels.sample_weights)}(step, {weights}.reshape({weights}.size), {args})")
+
+    def emit_cuda(self, out):
+        """Every ``every`` steps a thread per sampled synapse; after the phase's barrier thread 0 advances the fill
+        position."""
+        weights, _ = self._arrays(out)
+        synapses, every, values, steps, fill = (out.array(self.owner, f) for f in self._FIELDS)
+        out.comment(f"sample the weights of {self.projection.pre.name} -> {self.projection.post.name}")
+        out.emit(f"if step % {every}[0] == 0:")
+        out.emit(f"for k in range(tid, {synapses}.size, nthreads):", 1)
+        out.emit(f"{out.use(kernels.sample_weight)}(k, {weights}.reshape({weights}.size), {synapses}, "
+                 f"{values}[{fill}[0], 0, 0])", 2)
+        out.tails += [f"if step % {every}[0] == 0:", f"    {steps}[{fill}[0]] = step", f"    {fill}[0] += 1"]
+        out.end_stage()
+
+    _FIELDS = ("synapses", "every", "values", "steps", "fill")
+
+    def _arrays(self, out):
+        """The projection's weights (dense: W transposed; sparse: storage order) and the monitor's arrays."""
+        j = self.projection
+        return out.array(j.owner, "wt" if j.kind == "dense" else "w"), ", ".join(
+            out.array(self.owner, f) for f in self._FIELDS)
 
     def register(self, writer):
         j = self.projection

@@ -289,7 +289,25 @@ class SpikeReplay(Stage):
         out.comment(f"source {self.subject.index}: {self.subject.name} (SpikeTrainSource)")
         out.emit(f"{replay}(step, {', '.join(args)})")
 
-    emit_cuda = Stage.emit_serially  # one step's spikes: a short list
+    def emit_cuda(self, out):
+        """A thread per neuron and copy clears the counts; then a thread per copy counts the step's spikes; then
+        thread 0 moves the cursor past them."""
+        src = self.subject
+        sp_step, sp_idx, cursor, cnt = (out.array(src.owner, f) for f in ("spike_steps", "spike_neurons", "cursor", "cnt"))
+        out.comment(f"source {src.index}: {src.name} (SpikeTrainSource)")
+        out.grid_loop("cell", f"{src.batch * src.n}")
+        out.emit(f"{cnt}[0, cell // {src.n}, cell % {src.n}] = 0", 1)
+
+        def count(out):
+            out.emit(f"due_first, due_end = {out.use(kernels.due_spikes)}(step, {sp_step}, {cursor}[0])")
+            out.grid_loop("b", f"{src.batch}")
+            out.emit(f"{out.use(kernels.replay_copy)}(b, {sp_idx}, due_first, due_end, {cnt}[0])", 1)
+
+        def advance(out):
+            out.emit("if tid == 0:")
+            out.emit(f"{cursor}[0] = due_end", 1)
+        out.after_barrier(count, advance)
+        out.end_stage()
 
 
 class ActivitySource(Population):

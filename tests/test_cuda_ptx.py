@@ -35,6 +35,8 @@ NETWORKS = {
         "t.segregated_training('cpu', (10, 6), spike_mode='poisson', sparse_feedback=True, feedback='learned', "
         "feedback_etas=(0.1, 0.1))[0].net"),
     "two-phase, symmetric feedback": "t.segregated_training('cpu', feedback='symmetric')[0].net",
+    "two-phase, faithful kernel, learned feedback": (
+        "t.segregated_training('cpu', (10, 6), faithful=True, feedback='learned', feedback_etas=(0.1, 0.1))[0].net"),
 }
 
 _PROBE = "from numba import cuda, float64\ncuda.compile_ptx(lambda a: None, (float64[:],), cc=(9, 0))\n"

@@ -22,11 +22,14 @@ backend (:mod:`compsim.engine.cpu`), with the same model kernels, compiled for t
 * **Spike collection** is order-preserving: one thread per copy for small populations, four parallel
   passes for large ones (:meth:`compsim.engine.stages.CollectSpikes.emit_cuda`). Urbanczik-Senn runs a
   thread per trace, neuron and synapse; k-winners-take-all a thread per copy; nudging and graded sparse
-  delivery a thread per target.
-  Spike monitors record a spike per thread, state monitors sample inside the parallel update.
-* **Not parallel yet** (:meth:`compsim.engine.plan.Stage.emit_serially`: thread 0 runs the stage's
-  CPU lines): event, rate and weight monitors, replayed spike trains and the two-phase protocol.
-  Correct, and slow where the work is large (the protocol's weight updates).
+  delivery a thread per target; the two-phase protocol of the segregated-dendrite experiment a thread per
+  element (image, window sums, errors, a thread per weight summing its copies in order), its phase ends in
+  passes between barriers (:mod:`compsim.protocols.two_phase`). Replayed spike trains clear the counts a
+  thread per neuron and count a thread per copy.
+* **Monitors.** Spike monitors record a spike per thread at the CPU's buffer positions; event monitors
+  list the events as spikes are listed, then record a thread per event; rate monitors count a thread per
+  copy; weight monitors sample a thread per synapse; state and average monitors sample inside the parallel
+  update. Thread 0 then advances the fill positions (and stops the chunk when a buffer is nearly full).
 * **State on the device.** The store's arrays are copied to the device when a run starts and back
   when it ends (the host holds the truth between runs: read and write state, save checkpoints as
   on the CPU); during a run only the monitors' buffers (after each chunk, into page-locked host

@@ -121,15 +121,29 @@ def replay_spikes(step, sp_step, sp_idx, cursor, cnt):
     """Counts of a pre-recorded spike train at ``step`` into every copy of ``cnt[0]`` (sorted by step)."""
     counts = cnt[0]
     counts[:] = 0
-    p = cursor[0]
+    first, end = due_spikes(step, sp_step, cursor[0])
+    for b in range(counts.shape[0]):
+        replay_copy(b, sp_idx, first, end, counts)
+    cursor[0] = end
+
+
+@njit(cache=True, inline="always")
+def due_spikes(step, sp_step, p):
+    """Positions ``[first, end)`` of the spikes due at ``step`` in the list sorted by step, searched from ``p``."""
     n = sp_step.shape[0]
     while p < n and sp_step[p] < step:
         p += 1
-    while p < n and sp_step[p] == step:
-        for b in range(counts.shape[0]):
-            counts[b, sp_idx[p]] += 1
-        p += 1
-    cursor[0] = p
+    end = p
+    while end < n and sp_step[end] == step:
+        end += 1
+    return p, end
+
+
+@njit(cache=True, inline="always")
+def replay_copy(b, sp_idx, first, end, counts):
+    """Copy ``b`` counts the listed spikes ``first .. end - 1`` (a neuron listed twice spikes twice)."""
+    for p in range(first, end):
+        counts[b, sp_idx[p]] += 1
 
 
 @njit(cache=True)
@@ -324,10 +338,16 @@ def record_events(step, counts, buf_step, buf_copy, buf_idx, buf_cnt, pos, capac
 def count_spikes(spk, nsp, cnt, out, pos):
     """Total spike count of each copy into ``out[pos, b]``."""
     for b in range(nsp.shape[0]):
-        total = 0
-        for k in range(nsp[b]):
-            total += cnt[b, spk[b, k]]
-        out[pos, b] = total
+        out[pos, b] = count_copy(b, spk, nsp, cnt)
+
+
+@njit(cache=True, inline="always")
+def count_copy(b, spk, nsp, cnt):
+    """Total spike count of copy ``b`` (its spike list, in order)."""
+    total = 0
+    for k in range(nsp[b]):
+        total += cnt[b, spk[b, k]]
+    return total
 
 
 @njit(cache=True)
@@ -336,8 +356,13 @@ def sample_weights(step, weights, synapses, every, values, steps, fill):
     if step % every[0] != 0:
         return
     pos = fill[0]
-    row = values[pos, 0, 0]
     for k in range(synapses.shape[0]):
-        row[k] = weights[synapses[k]]
+        sample_weight(k, weights, synapses, values[pos, 0, 0])
     steps[pos] = step
     fill[0] = pos + 1
+
+
+@njit(cache=True, inline="always")
+def sample_weight(k, weights, synapses, row):
+    """Sample ``k`` of a weight monitor's row: the weight of synapse ``synapses[k]`` (flat ``weights``)."""
+    row[k] = weights[synapses[k]]

@@ -192,44 +192,53 @@ class CollectSpikes(Stage):
         4. each chunk lists its spikes from its offset (:func:`~compsim.engine.kernels.list_chunk`).
         """
         pop = self.subject
-        own = pop.owner
         if pop.spike_mode == "poisson_events":
             return
-        cnt, spk, nsp = out.array(own, "cnt"), out.array(own, "spk"), out.array(own, "nsp")
-        if pop.n <= kernels.CHUNK_NEURONS:
-            out.grid_loop("b", f"{nsp}.shape[0]")
-            out.emit(f"{nsp}[b] = {out.use(kernels.collect_copy)}({cnt}[0, b], {spk}[b])", 1)
-            out.end_stage()
-            return
-        chunks = -(-pop.n // kernels.CHUNK_NEURONS)
-        groups = -(-chunks // kernels.GROUP_CHUNKS)
-        store = pop.network.store
-        if not store.has(own, "chunk_spikes"):
-            store.declare(own, "chunk_spikes", (pop.batch, chunks), np.int64, kind="scratch",
-                          doc="CUDA spike collection: spikes per chunk of neurons, then their offsets")
-            store.declare(own, "group_spikes", (pop.batch, groups), np.int64, kind="scratch",
-                          doc="CUDA spike collection: spikes per group of chunks, then their offsets")
-        chunk, group = out.array(own, "chunk_spikes"), out.array(own, "group_spikes")
-        offsets = out.use(kernels.offsets_in_place)
-        out.comment(f"spikes of {pop.name}: count by chunks")
-        out.grid_loop("cell", f"{pop.batch * chunks}")
-        out.emit(f"{chunk}[cell // {chunks}, cell % {chunks}] = "
-                 f"{out.use(kernels.count_chunk)}({cnt}[0, cell // {chunks}], cell % {chunks})", 1)
+        own = pop.owner
+        cnt = out.array(own, "cnt")
+        emit_list_cuda(out, own, pop, lambda b: f"{cnt}[0, {b}]", out.array(own, "spk"), out.array(own, "nsp"))
 
-        def chunk_offsets(out):
-            out.grid_loop("cell", f"{pop.batch * groups}")
-            out.emit_all([f"b, g = cell // {groups}, cell % {groups}",
-                          f"{group}[b, g] = {offsets}({chunk}[b], g * {kernels.GROUP_CHUNKS}, "
-                          f"min((g + 1) * {kernels.GROUP_CHUNKS}, {chunks}))"], 1)
 
-        def group_offsets(out):
-            out.grid_loop("b", f"{pop.batch}")
-            out.emit(f"{nsp}[b] = {offsets}({group}[b], 0, {groups})", 1)
-
-        def list_spikes(out):
-            out.grid_loop("cell", f"{pop.batch * chunks}")
-            out.emit_all([f"b, c = cell // {chunks}, cell % {chunks}",
-                          f"{out.use(kernels.list_chunk)}({cnt}[0, b], c, {chunk}[b, c] + "
-                          f"{group}[b, c // {kernels.GROUP_CHUNKS}], {spk}[b])"], 1)
-        out.after_barrier(chunk_offsets, group_offsets, list_spikes)
+def emit_list_cuda(out, owner, pop, counts, listed, number, then=()):
+    """CUDA backend: list, copy by copy and in ascending order, the neurons of ``pop`` with a non-zero count in
+    the row ``counts(b)`` (the text of copy ``b``'s row, e.g. ``cnt[0, b]``) into ``listed[b]``, their number
+    into ``number[b]`` (see :meth:`CollectSpikes.emit_cuda`); ``then``: later passes of the stage, after the
+    list is complete. The scratch arrays of the large form are ``owner``'s."""
+    if pop.n <= kernels.CHUNK_NEURONS:
+        out.grid_loop("b", f"{number}.shape[0]")
+        out.emit(f"{number}[b] = {out.use(kernels.collect_copy)}({counts('b')}, {listed}[b])", 1)
+        out.after_barrier(*then)
         out.end_stage()
+        return
+    chunks = -(-pop.n // kernels.CHUNK_NEURONS)
+    groups = -(-chunks // kernels.GROUP_CHUNKS)
+    store = pop.network.store
+    if not store.has(owner, "chunk_spikes"):
+        store.declare(owner, "chunk_spikes", (pop.batch, chunks), np.int64, kind="scratch",
+                      doc="CUDA listing: non-zero counts per chunk of neurons, then their offsets")
+        store.declare(owner, "group_spikes", (pop.batch, groups), np.int64, kind="scratch",
+                      doc="CUDA listing: non-zero counts per group of chunks, then their offsets")
+    chunk, group = out.array(owner, "chunk_spikes"), out.array(owner, "group_spikes")
+    offsets = out.use(kernels.offsets_in_place)
+    out.comment(f"list {pop.name}: count by chunks")
+    out.grid_loop("cell", f"{pop.batch * chunks}")
+    out.emit(f"{chunk}[cell // {chunks}, cell % {chunks}] = "
+             f"{out.use(kernels.count_chunk)}({counts(f'cell // {chunks}')}, cell % {chunks})", 1)
+
+    def chunk_offsets(out):
+        out.grid_loop("cell", f"{pop.batch * groups}")
+        out.emit_all([f"b, g = cell // {groups}, cell % {groups}",
+                      f"{group}[b, g] = {offsets}({chunk}[b], g * {kernels.GROUP_CHUNKS}, "
+                      f"min((g + 1) * {kernels.GROUP_CHUNKS}, {chunks}))"], 1)
+
+    def group_offsets(out):
+        out.grid_loop("b", f"{pop.batch}")
+        out.emit(f"{number}[b] = {offsets}({group}[b], 0, {groups})", 1)
+
+    def list_chunks(out):
+        out.grid_loop("cell", f"{pop.batch * chunks}")
+        out.emit_all([f"b, c = cell // {chunks}, cell % {chunks}",
+                      f"{out.use(kernels.list_chunk)}({counts('b')}, c, {chunk}[b, c] + "
+                      f"{group}[b, c // {kernels.GROUP_CHUNKS}], {listed}[b])"], 1)
+    out.after_barrier(chunk_offsets, group_offsets, list_chunks, *then)
+    out.end_stage()
