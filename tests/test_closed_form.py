@@ -166,6 +166,29 @@ def test_double_exponential_kernel(delay):
     assert abs(s[np.argmax(x[on, 0])] - s_peak) <= DT / 2 + 1e-9
 
 
+@pytest.mark.parametrize("delay", [0.0, 0.3])
+def test_truncated_kernel_equals_the_direct_sum(delay):
+    """TruncatedDoubleExponential (the original code's 10-step kernel at dt = 1 ms, computed by two recursions):
+    the input at step t is sum_k w kappa(k) c(t - k - d), k = 1 .. 10, for a replayed train with overlapping,
+    repeated and lone spikes, and exactly 0 once the last spike is more than 10 steps old."""
+    dt, kernel = 1.0, cs.TruncatedDoubleExponential()
+    taps = (np.exp(-np.arange(1, 11) / 10.0) - np.exp(-np.arange(1, 11) / 3.0)) / 7.0  # kappa(k), k = 1 .. 10
+    times = np.array([2.0, 3.0, 3.0, 5.0, 9.0, 30.0, 31.0])  # ms (steps); neuron 0 twice at 3 ms
+    net = cs.Network(dt=dt, seed=5, method="exact")
+    src = net.add(cs.SpikeTrainSource(1, np.zeros(times.size, int), times), name="src")
+    hid = net.add(SegregatedPyramidal(2, phi_max=0.0), name="hid")
+    net.connect(src, hid, "basal", np.array([[W], [2 * W]]), synapse=kernel, delay=delay * 10)
+    net.record(hid, "basal", name="x")
+    x = net.run(60.0).state["x"]["basal"]
+    d = int(round(delay * 10 / dt))
+    counts = np.bincount(times.astype(int), minlength=60)
+    expected = np.array([sum(taps[k - 1] * counts[t - k - d] for k in range(1, 11) if t - k - d >= 0)
+                         for t in range(60)])
+    np.testing.assert_allclose(x, expected[:, None] * np.array([W, 2 * W]), rtol=1e-12, atol=1e-15)
+    silent = np.arange(60) > times.max() + d + 10
+    assert silent.sum() > 5 and np.all(x[silent] == 0.0)
+
+
 def test_conductance_kernel_on_coba_lif():
     """The same timing holds for a conductance port (CobaLIF 'ge', default Exponential(tau_e))."""
     tau_e = 5.0
