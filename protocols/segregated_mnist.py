@@ -75,11 +75,14 @@ class Experiment:
     test_files: tuple | None = None
     test_before: bool = True
     test_every: int | None = None  # also test every this many training examples (None: after each epoch only)
+    backend: str = "cpu"  # or "cuda" (compsim.engine.cuda): the same results on a GPU
 
     def __post_init__(self):
         self.hidden = tuple(int(n) for n in np.atleast_1d(self.hidden))
         if self.mode not in ("faithful", "fast"):
             raise ValueError(f"Experiment: parameter 'mode' must be 'faithful' or 'fast', got {self.mode!r}")
+        if self.backend not in ("cpu", "cuda"):
+            raise ValueError(f"Experiment: parameter 'backend' must be 'cpu' or 'cuda', got {self.backend!r}")
         if self.mode == "faithful" and self.batch != 1:
             raise ValueError("Experiment: mode 'faithful' runs one example at a time (batch = 1); use mode='fast'")
         for name in ("batch", "epochs", "n_train", "n_test"):
@@ -188,7 +191,7 @@ def build(exp):
         exp.hidden, seed=exp.seed, dt=1.0, g_a=0.0, batch=exp.batch,
         method="euler" if faithful else "exponential_euler", spike_mode="poisson_events",
         synapse=cs.TruncatedDoubleExponential() if faithful else cs.DoubleExponential(3.0, 10.0),
-        sparse_feedback=exp.sparse_feedback, same_step=faithful, parallel=False)
+        sparse_feedback=exp.sparse_feedback, same_step=faithful, parallel=False, backend=exp.backend)
     rule = SegregatedLearning(exp.learning_rates(), feedback=exp.feedback, feedback_etas=exp.feedback_etas)
     return seg, SegregatedTraining(seg, rule, test_ms=exp.test_ms, seed=exp.seed)
 
@@ -294,6 +297,7 @@ def main(argv=None):
     ap.add_argument("--test-files", nargs=2, metavar=("IMAGES", "LABELS"), help="IDX files of the test set")
     ap.add_argument("--test-every", type=int, default=None, help="also test every this many training examples")
     ap.add_argument("--resume", action="store_true", help="continue from the checkpoint in --outdir")
+    ap.add_argument("--backend", choices=("cpu", "cuda"), default="cpu", help="cuda: run on a GPU (same results)")
     args = ap.parse_args(argv)
     batch = args.batch if args.batch is not None else (64 if args.mode == "fast" else 1)
     exp = Experiment(hidden=tuple(int(n) for n in args.hidden.split(",")), mode=args.mode, batch=batch,
@@ -301,7 +305,7 @@ def main(argv=None):
                      etas=tuple(float(e) for e in args.etas.split(",")) if args.etas else None,
                      eta_scale=args.eta_scale, feedback=args.feedback, sparse_feedback=args.sparse_feedback,
                      feedback_etas=tuple(float(e) for e in args.feedback_etas.split(",")) if args.feedback_etas else None,
-                     test_ms=args.test_ms, seed=args.seed, test_every=args.test_every,
+                     test_ms=args.test_ms, seed=args.seed, test_every=args.test_every, backend=args.backend,
                      train_files=tuple(args.train_files) if args.train_files else None,
                      test_files=tuple(args.test_files) if args.test_files else None)
     curve, _ = run(exp, args.outdir, resume=args.resume)

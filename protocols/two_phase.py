@@ -28,6 +28,12 @@ over the copies (mini-batch). Phase lengths come from a generator keyed by
 (``seed``, round number), so a training run split into several calls (or
 resumed from a checkpoint) draws the same lengths as one call.
 
+On the CUDA backend every piece of this work runs a thread per element (pixel,
+neuron, weight) with the CPU kernels' per-element forms, and a phase's end runs
+in passes separated by grid barriers (window means, errors, updates, Dale's
+law, symmetric feedback); a thread per weight adds its copies' changes in the
+CPU's order, so both backends give the same weights.
+
 One step's order: the protocol starts a phase (new image, teaching on or off,
 state cleared for a test) before the sources draw their spikes; it sums
 its averages and applies the updates in the ``plasticity`` phase, after the

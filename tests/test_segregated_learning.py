@@ -167,6 +167,9 @@ def test_bad_parameters_are_named():
         training.train(np.zeros((2, 784)), [0, 10])
     with pytest.raises(ValueError, match="pixel"):
         training.train(np.full((1, 784), 2.0), [0])
+    from compsim.protocols.segregated_mnist import Experiment
+    with pytest.raises(ValueError, match=r"Experiment: parameter 'backend' must be 'cpu' or 'cuda', got 'gpu'"):
+        Experiment(backend="gpu")
 
 
 def test_a_small_network_learns_mnist():
