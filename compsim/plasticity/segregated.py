@@ -190,29 +190,49 @@ def presynaptic_traces(cnt, traces, factors, sums, in_window, lag):
     after ``psp(t)`` is added to ``sums`` (when ``in_window``) if ``lag`` is 1 (spikes
     act from the next step on), before it if ``lag`` is 0 (``same_step`` projection).
     """
-    for b in range(cnt.shape[0]):
-        for i in range(sums.shape[1]):
-            presynaptic_trace_cell(b, i, cnt, traces, factors, sums, in_window, lag)
+    for b in range(cnt.shape[0]):  # trace by trace over a copy's inputs (vectorised)
+        if lag == 0:
+            _advance_copy(b, cnt, traces, factors)
+        if in_window:
+            for i in range(sums.shape[1]):
+                sums[b, i] += _trace_psp(b, i, traces, factors)
+        if lag != 0:
+            _advance_copy(b, cnt, traces, factors)
 
 
 @njit(cache=True, inline="always")
 def presynaptic_trace_cell(b, i, cnt, traces, factors, sums, in_window, lag):
     """:func:`presynaptic_traces` for input ``i`` of copy ``b``."""
     if lag == 0:
-        _advance_traces(b, i, cnt, traces, factors)
+        for t in range(traces.shape[0]):
+            traces[t, b, i] = _advanced(traces[t, b, i], factors[t], cnt[b, i])
     if in_window:
-        x0, x1 = traces[0, b, i], traces[traces.shape[0] - 1, b, i]
-        sums[b, i] += factors[2] * (x0 - x1) if traces.shape[0] == 2 else x0
+        sums[b, i] += _trace_psp(b, i, traces, factors)
     if lag != 0:
-        _advance_traces(b, i, cnt, traces, factors)
+        for t in range(traces.shape[0]):
+            traces[t, b, i] = _advanced(traces[t, b, i], factors[t], cnt[b, i])
 
 
 @njit(cache=True, inline="always")
-def _advance_traces(b, i, cnt, traces, factors):
-    """``x <- x * decay + count``; a trace decaying below the smallest normal double becomes 0
-    (:func:`compsim.fastmath.flush_subnormal`)."""
+def _advance_copy(b, cnt, traces, factors):
     for t in range(traces.shape[0]):
-        traces[t, b, i] = flush_subnormal(traces[t, b, i] * factors[t] + cnt[b, i])
+        for i in range(traces.shape[2]):
+            traces[t, b, i] = _advanced(traces[t, b, i], factors[t], cnt[b, i])
+
+
+@njit(cache=True, inline="always")
+def _advanced(x, decay, count):
+    """``x * decay + count``; a trace decaying below the smallest normal double becomes 0
+    (:func:`compsim.fastmath.flush_subnormal`)."""
+    return flush_subnormal(x * decay + count)
+
+
+@njit(cache=True, inline="always")
+def _trace_psp(b, i, traces, factors):
+    """The filtered train of input ``i``, copy ``b``: ``x`` (one trace) or ``coef (x_decay - x_rise)`` (two)."""
+    if traces.shape[0] == 2:
+        return factors[2] * (traces[0, b, i] - traces[1, b, i])
+    return traces[0, b, i]
 
 
 @njit(cache=True)
