@@ -293,7 +293,8 @@ class SpikeReplay(Stage):
         """A thread per neuron and copy clears the counts; then a thread per copy counts the step's spikes; then
         thread 0 moves the cursor past them."""
         src = self.subject
-        sp_step, sp_idx, cursor, cnt = (out.array(src.owner, f) for f in ("spike_steps", "spike_neurons", "cursor", "cnt"))
+        sp_step, sp_idx, cursor, cnt = (out.array(src.owner, f)
+                                        for f in ("spike_steps", "spike_neurons", "cursor", "cnt"))
         out.comment(f"source {src.index}: {src.name} (SpikeTrainSource)")
         out.grid_loop("cell", f"{src.batch * src.n}")
         out.emit(f"{cnt}[0, cell // {src.n}, cell % {src.n}] = 0", 1)
