@@ -1,7 +1,7 @@
 """Ctrl-C and SIGTERM during a run that streams to HDF5: the run stops within a chunk, the file opens,
 is marked incomplete and holds exactly the steps up to its end time.
 
-The signal is sent at a random moment of the run, 10 times (SIGINT) and 3 times (SIGTERM).
+The signal is sent at a random moment of the run, 20 times (SIGINT) and 3 times (SIGTERM).
 """
 import os
 import signal
@@ -64,7 +64,7 @@ def _check_file(path):
     return t_end
 
 
-@pytest.mark.parametrize("signum,count", [(signal.SIGINT, 10), (signal.SIGTERM, 3)])
+@pytest.mark.parametrize("signum,count", [(signal.SIGINT, 20), (signal.SIGTERM, 3)])
 def test_a_signal_stops_a_streaming_run_cleanly(tmp_path, signum, count):
     rng = np.random.default_rng(int(signum))
     for k in range(count):
