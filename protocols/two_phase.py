@@ -46,7 +46,6 @@ import numpy as np
 from numba import njit
 
 from compsim.checks import check_number, check_positive
-from compsim.engine.kernels import copy_into
 from compsim.engine.plan import Stage
 from compsim.plasticity import segregated as rules
 from compsim.plasticity.segregated import FORWARD, TARGET, TEST, SegregatedLearning
@@ -287,9 +286,9 @@ class _ProtocolStage(Stage):
 
 
 class _Lines:
-    """The protocol's lines for one backend. On the CPU :meth:`each` calls a whole-array kernel; on the CUDA
-    backend a grid-stride loop calls its per-element form (``*_cell``, the same arithmetic) a thread per element,
-    and :meth:`sync` is a grid-wide barrier (nothing on the CPU, whose order is sequential)."""
+    """The protocol's lines for one backend: :meth:`each` runs a per-element kernel for every element, a thread per
+    element on the CUDA backend, in loops (or a whole-array kernel) on the CPU; :meth:`sync` is a grid-wide barrier
+    on CUDA (nothing on the CPU, whose order is sequential)."""
 
     def __init__(self, out, cuda):
         self.out, self.cuda = out, cuda
@@ -304,19 +303,27 @@ class _Lines:
         return int(self.out.store.get(owner, field).size)
 
     def each(self, indent, kernel, cell, shape, *args):
-        """``kernel(*args)`` on the CPU; on CUDA ``cell(index, *args)`` for every index of ``shape``: (rows, columns)
-        gives ``cell(row, column, ...)``, (size,) ``cell(k, ...)``."""
+        """``cell(index, *args)`` for every index of ``shape``: (rows, columns) gives ``cell(row, column, ...)``, (size,)
+        ``cell(k, ...)``; on CUDA a thread per index (grid-stride loop), on the CPU in order (nested loops), or
+        ``kernel(*args)`` where a whole-array kernel orders the work better for the CPU."""
         joined = ", ".join(str(a) for a in args)
-        if not self.cuda:
+        if not self.cuda and kernel is not None:
             self.emit(f"{self.out.use(kernel)}({joined})", indent)
             return
         if len(shape) == 1:
-            self.emit(f"for k in range(tid, {shape[0]}, nthreads):", indent)
-            self.emit(f"{self.out.use(cell)}(k, {joined})", indent + 1)
-        else:
+            index = "k"
+            self.emit(f"for k in range(tid, {shape[0]}, nthreads):" if self.cuda else f"for k in range({shape[0]}):",
+                      indent)
+        elif self.cuda:
             rows, cols = shape
+            index = f"cell // {cols}, cell % {cols}"
             self.emit(f"for cell in range(tid, {rows * cols}, nthreads):", indent)
-            self.emit(f"{self.out.use(cell)}(cell // {cols}, cell % {cols}, {joined})", indent + 1)
+        else:
+            index = "b, i"
+            self.emit(f"for b in range({shape[0]}):", indent)
+            indent += 1
+            self.emit(f"for i in range({shape[1]}):", indent)
+        self.emit(f"{self.out.use(cell)}({index}, {joined})", indent + 1)
 
     def sync(self, indent):
         if self.cuda:
@@ -356,13 +363,13 @@ class PhaseStart(_ProtocolStage):
         lines.out.comment("two-phase protocol: start of a phase")
         lines.emit(f"if {a['clock']}[1] == 0 and {a['clock']}[0] < {a['phase_end']}.shape[0]:", 0)
         lines.emit(f"ph = {a['clock']}[0]", 1)
-        lines.each(1, show_image, show_image_cell, (B, seg.inp.n), "ph", a["phase_example"], a["images"], rates)
-        lines.each(1, teach, teach_cell, (B, seg.out.n), "ph", f"{a['phase_kind']}[ph]", a["phase_example"],
+        lines.each(1, None, show_image, (B, seg.inp.n), "ph", a["phase_example"], a["images"], rates)
+        lines.each(1, None, teach, (B, seg.out.n), "ph", f"{a['phase_kind']}[ph]", a["phase_example"],
                    a["targets"], o_state, rows.index("g_exc"), rows.index("g_inh"))
-        lines.each(1, mark_active, mark_active_cell, (B,), "ph", a["phase_example"], a["active"])
+        lines.each(1, None, mark_active, (B,), "ph", a["phase_example"], a["active"])
         lines.emit(f"if {a['phase_kind']}[ph] == {TEST}:", 1)
         for pop in (*seg.hidden, seg.out):
-            lines.each(2, zero_state_row, zero_state_row_cell, (B, pop.n), lines.array(pop.owner, "state"),
+            lines.each(2, None, zero_state_row, (B, pop.n), lines.array(pop.owner, "state"),
                        pop.var_names.index("v_soma"))
         for j in proto.net.projections:
             for field in ("trace", "ring"):
@@ -404,10 +411,10 @@ class PhaseLearning(_ProtocolStage):
         lines.emit(f"if kind != {TEST}:", 2)
         for m, h in enumerate(seg.hidden):
             rows = h.var_names
-            lines.each(3, rules.add_hidden, rules.add_hidden_cell, (B, h.n), lines.array(h.owner, "state"),
+            lines.each(3, None, rules.add_hidden, (B, h.n), lines.array(h.owner, "state"),
                        rows.index("v_soma"), rows.index("v_apical"), A(f"hsum{m}"))
         o_state = lines.array(seg.out.owner, "state")
-        lines.each(2, rules.add_output, rules.add_output_cell, (B, seg.out.n), o_state,
+        lines.each(2, None, rules.add_output, (B, seg.out.n), o_state,
                    seg.out.var_names.index("v_soma"), lam, A("osum"))
         lines.emit("if step == end - 1:", 1)
         lines.sync(2)
@@ -421,7 +428,7 @@ class PhaseLearning(_ProtocolStage):
         lines.emit("else:", 2)  # forward or test phase: keep the means and the output's guess
         self._close(lines, 3, "osum", "of")
         lines.sync(3)
-        lines.each(3, copy_into, copy_output_cell, (B, seg.out.n), f"{A('outputs')}[{A('phase_round')}[ph]]",
+        lines.each(3, None, copy_output, (B, seg.out.n), f"{A('outputs')}[{A('phase_round')}[ph]]",
                    f"{A('of')}[0]")
         lines.emit(f"if kind == {FORWARD}:", 3)
         for m in range(L):
@@ -462,14 +469,14 @@ class PhaseLearning(_ProtocolStage):
         A = lambda field: lines.array(own, field)  # noqa: E731
         L, lam = len(seg.hidden), repr(proto.lambda_max)
         k_d = seg.out.p["g_d"] / (seg.out.p["g_l"] + seg.out.p["g_d"])
-        lines.each(indent, rules.output_error, rules.output_error_cell, (B, seg.out.n), f"{A('of')}[0]",
+        lines.each(indent, None, rules.output_error, (B, seg.out.n), f"{A('of')}[0]",
                    f"{A('ot')}[1]", lam, repr(float(k_d)), A(f"err{L}"))
         for m, h in enumerate(seg.hidden):
             if proto.learns_feedback:  # the original's update_Y
-                lines.each(indent, rules.feedback_error, rules.feedback_error_cell, (B, h.n), f"{A(f'hf{m}')}[0]",
+                lines.each(indent, None, rules.feedback_error, (B, h.n), f"{A(f'hf{m}')}[0]",
                            f"{A(f'hf{m}')}[1]", lam, A(f"errfb{m}"))
             k_b = h.p["g_b"] / (h.p["g_l"] + h.p["g_b"] + h.p["g_a"])
-            lines.each(indent, rules.hidden_error, rules.hidden_error_cell, (B, h.n), f"{A(f'hf{m}')}[0]",
+            lines.each(indent, None, rules.hidden_error, (B, h.n), f"{A(f'hf{m}')}[0]",
                        f"{A(f'hf{m}')}[1]", f"{A(f'ht{m}')}[1]", lam, repr(float(k_b)), A(f"err{m}"))
         lines.sync(indent)
         changed = [seg.forward[L]]
@@ -484,7 +491,7 @@ class PhaseLearning(_ProtocolStage):
         if proto.rule.feedback == "symmetric":
             fb = seg.feedback[0]
             lines.sync(indent)
-            lines.each(indent, rules.copy_transposed, rules.copy_transposed_cell, fb.store.get(fb.owner, "wt").shape,
+            lines.each(indent, None, rules.copy_transposed, fb.store.get(fb.owner, "wt").shape,
                        lines.array(seg.forward[L].owner, "wt"), lines.array(fb.owner, "wt"))
             self._keep_signs(lines, indent, [fb])
 
@@ -512,65 +519,37 @@ class PhaseLearning(_ProtocolStage):
             lines.flat(indent, rules.keep_sign, rules.keep_sign_cell, j.owner, "wt", j.sign)
 
 
-# -- compiled helpers of the stages --------------------------------------------------------------
-
-@njit(cache=True)
-def show_image(ph, examples, images, rates):
-    """Copy ``b`` shows image ``examples[ph, b]`` (rates in Hz; none if -1)."""
-    for b in range(examples.shape[1]):
-        for i in range(rates.shape[2]):
-            show_image_cell(b, i, ph, examples, images, rates)
-
+# -- compiled helpers of the stages: per element (copy b, neuron i) -----------------------------------
 
 @njit(cache=True, inline="always")
-def show_image_cell(b, i, ph, examples, images, rates):
+def show_image(b, i, ph, examples, images, rates):
+    """Copy ``b`` shows image ``examples[ph, b]`` (rates in Hz; none if -1): pixel ``i``."""
     ex = examples[ph, b]
     rates[0, b, i] = images[ex, i] if ex >= 0 else 0.0
 
 
-@njit(cache=True)
-def teach(ph, kind, examples, targets, out_state, row_exc, row_inh):
-    """Teaching ``g_exc = t``, ``g_inh = 1 - t`` in a target phase, off otherwise."""
-    for b in range(examples.shape[1]):
-        for i in range(out_state.shape[2]):
-            teach_cell(b, i, ph, kind, examples, targets, out_state, row_exc, row_inh)
-
-
 @njit(cache=True, inline="always")
-def teach_cell(b, i, ph, kind, examples, targets, out_state, row_exc, row_inh):
+def teach(b, i, ph, kind, examples, targets, out_state, row_exc, row_inh):
+    """Teaching ``g_exc = t``, ``g_inh = 1 - t`` of output ``i`` in a target phase, off otherwise."""
     ex = examples[ph, b]
     teaching = ex >= 0 and kind == TARGET
     out_state[row_exc, b, i] = targets[ex, i] if teaching else 0.0
     out_state[row_inh, b, i] = 1.0 - targets[ex, i] if teaching else 0.0
 
 
-@njit(cache=True)
-def mark_active(ph, examples, active):
-    """``active[b]``: whether copy ``b`` shows an example in phase ``ph``."""
-    for b in range(examples.shape[1]):
-        mark_active_cell(b, ph, examples, active)
-
-
 @njit(cache=True, inline="always")
-def mark_active_cell(b, ph, examples, active):
+def mark_active(b, ph, examples, active):
+    """``active[b]``: whether copy ``b`` shows an example in phase ``ph``."""
     active[b] = 1 if examples[ph, b] >= 0 else 0
 
 
-@njit(cache=True)
-def zero_state_row(state, row):
-    """``state[row] = 0`` in every copy (e.g. the somatic potentials before a test image)."""
-    for b in range(state.shape[1]):
-        for i in range(state.shape[2]):
-            zero_state_row_cell(b, i, state, row)
-
-
 @njit(cache=True, inline="always")
-def zero_state_row_cell(b, i, state, row):
+def zero_state_row(b, i, state, row):
+    """``state[row, b, i] = 0`` (e.g. the somatic potentials before a test image)."""
     state[row, b, i] = 0.0
 
 
 @njit(cache=True, inline="always")
-def copy_output_cell(b, i, outputs, means):
-    """The mean output potential of copy ``b``, neuron ``i`` into the round's row (the CPU copies with
-    :func:`compsim.engine.kernels.copy_into`)."""
+def copy_output(b, i, outputs, means):
+    """The mean output potential of copy ``b``, neuron ``i`` into the round's row."""
     outputs[b, i] = means[b, i]

@@ -42,10 +42,12 @@ presynaptic population has a Dale declaration (its ``sign``, :mod:`compsim.proje
 :func:`keep_sign` clips its weights to that sign (``w <- max(w, 0)`` or
 ``min(w, 0)``). Weights of projections without a sign are not touched.
 
-Each whole-array kernel has a per-element form (``*_cell``: one copy and neuron,
-one synapse, or one element) with the same arithmetic in the same order, which
-the CUDA backend runs a thread per element (:mod:`compsim.protocols.two_phase`);
-the CPU kernels call them where their loop order allows.
+The kernels act on one element (copy ``b`` and neuron ``i``, one synapse, or one
+element): the CUDA backend runs them a thread per element, the CPU in loops
+(:mod:`compsim.protocols.two_phase`). Where the CPU is faster with another loop
+order (spike lists, trace by trace, row by row, flat arrays), a whole-array
+kernel does the same arithmetic in the same order for it, and its per-element
+form carries the suffix ``_cell``.
 """
 import numpy as np
 from numba import njit
@@ -235,30 +237,17 @@ def _trace_psp(b, i, traces, factors):
     return traces[0, b, i]
 
 
-@njit(cache=True)
-def add_hidden(state, row_soma, row_apical, sums):
-    """``sums[0] += C``, ``sums[1] += A`` (somatic and apical potentials after this step's update)."""
-    for b in range(state.shape[1]):
-        for i in range(state.shape[2]):
-            add_hidden_cell(b, i, state, row_soma, row_apical, sums)
-
-
 @njit(cache=True, inline="always")
-def add_hidden_cell(b, i, state, row_soma, row_apical, sums):
+def add_hidden(b, i, state, row_soma, row_apical, sums):
+    """``sums[0] += C``, ``sums[1] += A`` (somatic and apical potentials after this step's update), of copy ``b``,
+    neuron ``i``."""
     sums[0, b, i] += state[row_soma, b, i]
     sums[1, b, i] += state[row_apical, b, i]
 
 
-@njit(cache=True)
-def add_output(state, row_soma, lambda_max, sums):
-    """``sums[0] += C``, ``sums[1] += lambda_max sigma(C)`` (the expected spike count of the step)."""
-    for b in range(state.shape[1]):
-        for i in range(state.shape[2]):
-            add_output_cell(b, i, state, row_soma, lambda_max, sums)
-
-
 @njit(cache=True, inline="always")
-def add_output_cell(b, i, state, row_soma, lambda_max, sums):
+def add_output(b, i, state, row_soma, lambda_max, sums):
+    """``sums[0] += C``, ``sums[1] += lambda_max sigma(C)`` (the expected spike count of the step), of copy ``b``, output ``i``."""
     v = state[row_soma, b, i]
     sums[0, b, i] += v
     sums[1, b, i] += lambda_max * sigmoid(v)
@@ -286,44 +275,25 @@ def _close(k, s, window, m):
     s[k] = 0.0
 
 
-@njit(cache=True)
-def output_error(mean_c_f, rate_t, lambda_max, k_d, err):
-    """``E = k_D lambda_max (lambda_t - lambda_max sigma(C_f)) sigma'(C_f)``, (B, n)."""
-    for b in range(err.shape[0]):
-        for i in range(err.shape[1]):
-            output_error_cell(b, i, mean_c_f, rate_t, lambda_max, k_d, err)
-
-
 @njit(cache=True, inline="always")
-def output_error_cell(b, i, mean_c_f, rate_t, lambda_max, k_d, err):
+def output_error(b, i, mean_c_f, rate_t, lambda_max, k_d, err):
+    """``E = k_D lambda_max (lambda_t - lambda_max sigma(C_f)) sigma'(C_f)``, of copy ``b``, output ``i``."""
     s = sigmoid(mean_c_f[b, i])
     err[b, i] = k_d * lambda_max * (rate_t[b, i] - lambda_max * s) * s * (1.0 - s)
 
 
-@njit(cache=True)
-def hidden_error(mean_c_f, mean_a_f, mean_a_t, lambda_max, k_b, err):
-    """``E = k_B lambda_max (alpha_t - alpha_f) sigma'(C_f)`` with plateaus ``alpha = sigma(mean A)``, (B, n)."""
-    for b in range(err.shape[0]):
-        for i in range(err.shape[1]):
-            hidden_error_cell(b, i, mean_c_f, mean_a_f, mean_a_t, lambda_max, k_b, err)
-
-
 @njit(cache=True, inline="always")
-def hidden_error_cell(b, i, mean_c_f, mean_a_f, mean_a_t, lambda_max, k_b, err):
+def hidden_error(b, i, mean_c_f, mean_a_f, mean_a_t, lambda_max, k_b, err):
+    """``E = k_B lambda_max (alpha_t - alpha_f) sigma'(C_f)`` with plateaus ``alpha = sigma(mean A)``, of copy ``b``,
+    neuron ``i``."""
     s = sigmoid(mean_c_f[b, i])
     err[b, i] = k_b * lambda_max * (sigmoid(mean_a_t[b, i]) - sigmoid(mean_a_f[b, i])) * s * (1.0 - s)
 
 
-@njit(cache=True)
-def feedback_error(mean_c_f, mean_a_f, lambda_max, err):
-    """Learned feedback: ``E = (lambda_max sigma(C_f) - alpha_f) sigma'(A_f)``, ``alpha_f = sigma(A_f)``, (B, n)."""
-    for b in range(err.shape[0]):
-        for i in range(err.shape[1]):
-            feedback_error_cell(b, i, mean_c_f, mean_a_f, lambda_max, err)
-
-
 @njit(cache=True, inline="always")
-def feedback_error_cell(b, i, mean_c_f, mean_a_f, lambda_max, err):
+def feedback_error(b, i, mean_c_f, mean_a_f, lambda_max, err):
+    """Learned feedback: ``E = (lambda_max sigma(C_f) - alpha_f) sigma'(A_f)``, ``alpha_f = sigma(A_f)``, of copy ``b``,
+    neuron ``i``."""
     a = sigmoid(mean_a_f[b, i])
     err[b, i] = (lambda_max * sigmoid(mean_c_f[b, i]) - a) * a * (1.0 - a)
 
@@ -415,16 +385,9 @@ def _clip_to_sign(k, flat, sign):
         flat[k] = min(flat[k], 0.0)
 
 
-@njit(cache=True)
-def copy_transposed(wt_out, wt_feedback):
-    """Symmetric feedback: ``Y = W_outᵀ``; both stored transposed, so ``wt_feedback = wt_outᵀ``."""
-    for j in range(wt_feedback.shape[0]):
-        for i in range(wt_feedback.shape[1]):
-            copy_transposed_cell(j, i, wt_out, wt_feedback)
-
-
 @njit(cache=True, inline="always")
-def copy_transposed_cell(j, i, wt_out, wt_feedback):
+def copy_transposed(j, i, wt_out, wt_feedback):
+    """Symmetric feedback: ``Y = W_outᵀ``; both stored transposed, so ``wt_feedback = wt_outᵀ``: element ``j, i``."""
     wt_feedback[j, i] = wt_out[i, j]
 
 
