@@ -335,20 +335,22 @@ class Projection:
         literals, the sum runs newest slot first), which also zeroes the oldest slot: this step's delivery
         writes into it (due delay_steps + 1 steps later). On the CPU summed for the whole copy in one pass
         before the neuron loop (one array in the neuron loop instead of n_taps, so that it vectorises);
-        ``per_neuron``: in the neuron's own lines, in the same order."""
+        ``per_neuron``: in the neuron's own lines, in the same order. The ring's slots are found from one
+        integer division per step: slot ``step % n_slots`` minus k, a negative index counting from the end."""
         r = self.index
         ring = f.array(self.owner, "ring")
         taps = self.store.get(self.owner, "decay")  # kappa(k dt), k = 1 .. n_taps
-        rows = [f"fr{r}_{k} = {ring}[(step - {k}) % {ring}.shape[0], b]" for k in range(taps.size)]
+        head = [f"slot{r} = step % {ring}.shape[0]"]
+        rows = [f"fr{r}_{k} = {ring}[slot{r} - {k}, b]" for k in range(taps.size)]
         terms = " + ".join(f"{float(t)!r} * fr{r}_{k}[i]" for k, t in enumerate(taps))
         oldest = f"fr{r}_{taps.size - 1}[i] = 0.0"
         if per_neuron:
-            return {"head": [], "copy": rows, "body": [f"fir{r} = {terms}", oldest,
-                                                        f"{x} {'=' if first else '+='} fir{r}"]}
+            return {"head": head, "copy": rows, "body": [f"fir{r} = {terms}", oldest,
+                                                          f"{x} {'=' if first else '+='} fir{r}"]}
         total = f.array(self.owner, "fir_sum")
         copy = [*rows, f"fir{r} = {total}[b]", "for i in range(n):", f"    fir{r}[i] = {terms}", f"    {oldest}"]
         body = [f"{x} {'=' if first else '+='} fir{r}[i]"]
-        return {"head": [], "copy": copy, "body": body}
+        return {"head": head, "copy": copy, "body": body}
 
     def stages(self):
         if self.graded:
