@@ -54,9 +54,8 @@ def _float_as_bits(typingctx, x):
 
 
 @intrinsic
-def fma(typingctx, a, b, c):
-    """``a * b + c`` for float64s with one rounding (IEEE-754 fusedMultiplyAdd, LLVM's ``llvm.fma.f64``);
-    vectorisable. Numba does not contract ``a * b + c`` itself (that would change results with the compiler)."""
+def _llvm_fma(typingctx, a, b, c):
+    """LLVM's ``llvm.fma.f64``."""
 
     def codegen(context, builder, signature, args):
         double = ir.DoubleType()
@@ -64,6 +63,13 @@ def fma(typingctx, a, b, c):
         return builder.call(fn, args)
 
     return types.float64(types.float64, types.float64, types.float64), codegen
+
+
+@njit(cache=True, inline="always")
+def fma(a, b, c):
+    """``a * b + c`` for float64s with one rounding (IEEE-754 fusedMultiplyAdd); vectorisable. Numba does not
+    contract ``a * b + c`` itself (results would then depend on the compiler); generated code calls this."""
+    return _llvm_fma(a, b, c)
 
 
 @intrinsic

@@ -38,7 +38,7 @@ from .checks import check_array, check_number
 from .connectivity import Explicit, FixedInDegree, FixedProbability
 from .engine import kernels
 from .engine.plan import Stage
-from .fastmath import flush_subnormal
+from .fastmath import flush_subnormal, fma
 from .normalisation import dendritic_normalisation
 from .synapses import Exponential, Instantaneous, TruncatedDoubleExponential, default_synapse
 
@@ -332,7 +332,7 @@ class Projection:
 
     def _emit_fir_input(self, f, x, first, per_neuron):
         """FIR kernel: ``x = sum_k kappa(k dt) * (jumps due k - 1 steps ago)``, k = 1 .. n_taps (the taps are
-        literals, the sum runs newest slot first), which also zeroes the oldest slot: this step's delivery
+        literals, the sum runs newest slot first, in fused multiply-adds), which also zeroes the oldest slot: this step's delivery
         writes into it (due delay_steps + 1 steps later). On the CPU summed for the whole copy in one pass
         before the neuron loop (one array in the neuron loop instead of n_taps, so that it vectorises);
         ``per_neuron``: in the neuron's own lines, in the same order. The ring's slots are found from one
@@ -342,7 +342,10 @@ class Projection:
         taps = self.store.get(self.owner, "decay")  # kappa(k dt), k = 1 .. n_taps
         head = [f"slot{r} = step % {ring}.shape[0]"]
         rows = [f"fr{r}_{k} = {ring}[slot{r} - {k}, b]" for k in range(taps.size)]
-        terms = " + ".join(f"{float(t)!r} * fr{r}_{k}[i]" for k, t in enumerate(taps))
+        fused = f.out.use(fma)
+        terms = f"{float(taps[0])!r} * fr{r}_0[i]"
+        for k in range(1, taps.size):  # newest first, each tap a fused multiply-add
+            terms = f"{fused}({float(taps[k])!r}, fr{r}_{k}[i], {terms})"
         oldest = f"fr{r}_{taps.size - 1}[i] = 0.0"
         if per_neuron:
             return {"head": head, "copy": rows, "body": [f"fir{r} = {terms}", oldest,
