@@ -150,8 +150,8 @@ def replay_copy(b, sp_idx, first, end, counts):
 def deliver_dense(spk, nsp, cnt, wt, cnt_f, dot_out, target):
     """``target[b] += W @ counts[b]`` for every copy ``b``; ``wt`` is W transposed, (n_pre, n_post).
 
-    Each copy chooses on its own activity: event-driven (one contiguous row
-    add per spiking neuron) or, when more than :data:`DENSE_BLAS_FRACTION` of
+    Each copy chooses on its own activity: event-driven (contiguous row adds,
+    :func:`add_rows`) or, when more than :data:`DENSE_BLAS_FRACTION` of
     the presynaptic neurons spike and there are at least
     :data:`DENSE_BLAS_MIN_POST` targets, one BLAS gemv into the scratch ``dot_out``.
     """
@@ -170,15 +170,27 @@ def deliver_dense(spk, nsp, cnt, wt, cnt_f, dot_out, target):
             np.dot(dense, wt, dot_out[b])
             out += dot_out[b]
             continue
-        for k in range(m):
-            j = spk[b, k]
-            c = cnt[b, j]
-            if c == 1:
-                for i in range(n_post):
-                    out[i] += wt[j, i]
-            else:
-                for i in range(n_post):
-                    out[i] += c * wt[j, i]
+        add_rows(spk[b], m, cnt[b], wt, out)
+
+
+@njit(cache=True)
+def add_rows(spikes, m, counts, wt, out):
+    """``out += c_j wt[j]`` for the first ``m`` ``spikes`` j, in their order: ``out[i]`` gets the terms one by one,
+    as a thread summing them for target i would (:func:`gather_dense`), but four rows are added in one pass, so
+    that ``out`` is read and written once per four spikes (a quarter of the memory traffic). ``c_j w``
+    is ``w`` exactly for a single spike."""
+    k = 0
+    while k + 4 <= m:
+        j0, j1, j2, j3 = spikes[k], spikes[k + 1], spikes[k + 2], spikes[k + 3]
+        c0, c1, c2, c3 = float(counts[j0]), float(counts[j1]), float(counts[j2]), float(counts[j3])
+        w0, w1, w2, w3 = wt[j0], wt[j1], wt[j2], wt[j3]
+        for i in range(out.shape[0]):
+            out[i] = (((out[i] + c0 * w0[i]) + c1 * w1[i]) + c2 * w2[i]) + c3 * w3[i]
+        k += 4
+    for q in range(k, m):
+        c, w = float(counts[spikes[q]]), wt[spikes[q]]
+        for i in range(out.shape[0]):
+            out[i] += c * w[i]
 
 
 @njit(cache=True)
