@@ -141,7 +141,8 @@ def presynaptic_fir(cnt, spk, nsp, ring, taps, step, first, end, sums, in_window
             else:
                 _add_scaled(ring[(step - 1) % n_taps, b], g, acc)
         row = ring[step % n_taps, b]  # this step's counts replace those of step - n_taps
-        row[:] = 0.0
+        for i in range(row.shape[0]):  # (a loop: half the time of a slice assignment)
+            row[i] = 0.0
         for q in range(nsp[b]):
             j = spk[b, q]
             row[j] = cnt[b, j]
