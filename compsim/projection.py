@@ -394,6 +394,7 @@ class _Delivery(Stage):
 
     phase = "delivery"
     kernel = None
+    per_copy = True  # the kernel takes the copy first: kernel(b, *source, *fields, target)
     fields = ()
     lead = 1  # steps from delivery to the first postsynaptic update that reads it (besides the delay)
 
@@ -420,8 +421,26 @@ class _Delivery(Stage):
         return f"{out.array(j.owner, 'trace')}[0]"
 
     def emit(self, out):
-        args = ", ".join(out.array(self.subject.owner, f) for f in self.fields)
-        out.emit(f"{out.use(self.kernel)}({self.source(out)}, {args}, {self.target(out)})")
+        """A per-copy kernel (``per_copy``) for every copy: in the step loop, or, when the loops of the pre- or
+        postsynaptic population are multi-threaded and there are several copies, in a helper function sharing the
+        copies out over the threads (each writes only its own copy's input). Otherwise one call for the whole
+        batch."""
+        j = self.subject
+        if not self.per_copy:
+            args = ", ".join(out.array(j.owner, field) for field in self.fields)
+            out.emit(f"{out.use(self.kernel)}({self.source(out)}, {args}, {self.target(out)})")
+            return
+        if {j.pre.owner, j.post.owner} & out.parallel and j.post.batch > 1:
+            f = out.function(f"deliver{j.index}", ("step",), parallel=True)
+            args = ", ".join(f.array(j.owner, field) for field in self.fields)
+            f.emit(1, f"for b in prange({f.array(j.pre.owner, 'nsp')}.shape[0]):")
+            f.emit(2, f"{out.use(self.kernel)}(b, {self.source(f)}, {args}, {self.target(f)})")
+            out.add_function(f)
+            out.emit(f.call("step"))
+            return
+        args = ", ".join(out.array(j.owner, field) for field in self.fields)
+        out.emit(f"for b in range({out.array(j.pre.owner, 'nsp')}.shape[0]):")
+        out.emit(f"{out.use(self.kernel)}(b, {self.source(out)}, {args}, {self.target(out)})", 1)
 
     def emit_gather(self, out, gather, args):
         """CUDA backend: one thread per copy and target runs ``gather(b, i, *args, target)``."""
@@ -507,6 +526,7 @@ class _GradedDelivery(_Delivery):
 
     phase = "sources"
     lead = 0  # delivered before the populations update in the same step
+    per_copy = False  # one product for the whole batch
 
     def describe(self):
         j = self.subject

@@ -147,8 +147,8 @@ def replay_copy(b, sp_idx, first, end, counts):
 
 
 @njit(cache=True)
-def deliver_dense(spk, nsp, cnt, wt, cnt_f, dot_out, target):
-    """``target[b] += W @ counts[b]`` for every copy ``b``; ``wt`` is W transposed, (n_pre, n_post).
+def deliver_dense(b, spk, nsp, cnt, wt, cnt_f, dot_out, target):
+    """``target[b] += W @ counts[b]`` for copy ``b``; ``wt`` is W transposed, (n_pre, n_post).
 
     Each copy chooses on its own activity: event-driven (contiguous row adds,
     :func:`add_rows`) or, when more than :data:`DENSE_BLAS_FRACTION` of
@@ -156,21 +156,20 @@ def deliver_dense(spk, nsp, cnt, wt, cnt_f, dot_out, target):
     :data:`DENSE_BLAS_MIN_POST` targets, one BLAS gemv into the scratch ``dot_out``.
     """
     n_pre, n_post = wt.shape
-    for b in range(nsp.shape[0]):
-        m = nsp[b]
-        if m == 0:
-            continue
-        out = target[b]
-        if m > DENSE_BLAS_FRACTION * n_pre and n_post >= DENSE_BLAS_MIN_POST:
-            dense = cnt_f[b]
-            dense[:] = 0.0
-            for k in range(m):
-                j = spk[b, k]
-                dense[j] = cnt[b, j]
-            np.dot(dense, wt, dot_out[b])
-            out += dot_out[b]
-            continue
-        add_rows(spk[b], m, cnt[b], wt, out)
+    m = nsp[b]
+    if m == 0:
+        return
+    out = target[b]
+    if m > DENSE_BLAS_FRACTION * n_pre and n_post >= DENSE_BLAS_MIN_POST:
+        dense = cnt_f[b]
+        dense[:] = 0.0
+        for k in range(m):
+            j = spk[b, k]
+            dense[j] = cnt[b, j]
+        np.dot(dense, wt, dot_out[b])
+        out += dot_out[b]
+        return
+    add_rows(spk[b], m, cnt[b], wt, out)
 
 
 @njit(cache=True)
@@ -194,15 +193,14 @@ def add_rows(spikes, m, counts, wt, out):
 
 
 @njit(cache=True)
-def deliver_sparse(spk, nsp, cnt, indptr, indices, w, target):
-    """Event-driven delivery through a CSR matrix (rows = presynaptic neurons), copy by copy."""
-    for b in range(nsp.shape[0]):
-        out = target[b]
-        for k in range(nsp[b]):
-            j = spk[b, k]
-            c = cnt[b, j]
-            for s in range(indptr[j], indptr[j + 1]):
-                out[indices[s]] += c * w[s]
+def deliver_sparse(b, spk, nsp, cnt, indptr, indices, w, target):
+    """Event-driven delivery of copy ``b``'s spikes through a CSR matrix (rows = presynaptic neurons)."""
+    out = target[b]
+    for k in range(nsp[b]):
+        j = spk[b, k]
+        c = cnt[b, j]
+        for s in range(indptr[j], indptr[j + 1]):
+            out[indices[s]] += c * w[s]
 
 
 @njit(cache=True)
