@@ -64,7 +64,8 @@ def main():
     ap.add_argument("--modes", default="faithful,fast", help="modes to measure, comma-separated")
     ap.add_argument("--backend", choices=("cpu", "cuda"), default="cpu", help="cuda: on a GPU")
     ap.add_argument("--original", metavar="REPO", help="checkout of the original code: measure it here too")
-    ap.add_argument("--original-images", type=int, default=600, help="training images for the original (test: a quarter)")
+    ap.add_argument("--original-images", type=int, default=600,
+                    help="training images for the original (test: a quarter)")
     args = ap.parse_args()
     modes = args.modes.split(",")
     if not set(modes) <= {"faithful", "fast"}:

@@ -332,10 +332,10 @@ class Projection:
 
     def _emit_fir_input(self, f, x, first, per_neuron):
         """FIR kernel: ``x = sum_k kappa(k dt) * (jumps due k - 1 steps ago)``, k = 1 .. n_taps (the taps are
-        literals, the sum runs newest slot first, in fused multiply-adds), which also zeroes the oldest slot: this step's delivery
-        writes into it (due delay_steps + 1 steps later). On the CPU summed for the whole copy in one pass
-        before the neuron loop (one array in the neuron loop instead of n_taps, so that it vectorises);
-        ``per_neuron``: in the neuron's own lines, in the same order. The ring's slots are found from one
+        literals, the sum runs newest slot first, in fused multiply-adds), which also zeroes the oldest slot:
+        this step's delivery writes into it (due delay_steps + 1 steps later). On the CPU summed for the whole
+        copy in one pass before the neuron loop (one array in the neuron loop instead of n_taps, so that it
+        vectorises); ``per_neuron``: in the neuron's own lines, in the same order. The ring's slots are found from one
         integer division per step: slot ``step % n_slots`` minus k, a negative index counting from the end."""
         r = self.index
         ring = f.array(self.owner, "ring")
