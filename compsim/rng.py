@@ -210,6 +210,7 @@ def poisson_events(step, key, acc, thr, counts, spikes, draws):
         a, t, t0 = acc[i], thr[i], draws[q]
         if t > 0.0 and a - t < t0:  # one crossing: the next threshold is draw 0
             acc[i], thr[i], counts[i] = a - t, t0, 1
+            k = 1
         else:
             k, j = 0, 1
             if t == 0.0:  # the first threshold (at the start, or after a reset) is draw 0
@@ -224,7 +225,7 @@ def poisson_events(step, key, acc, thr, counts, spikes, draws):
                 j += 1
             acc[i], thr[i], counts[i] = a, t, k
         spikes[n_spiking] = i  # in place: n_spiking <= q
-        n_spiking += 1 if counts[i] > 0 else 0
+        n_spiking += 1 if k > 0 else 0  # k, not counts[i]: no load of the value just stored in the index chain
     return n_spiking
 
 
