@@ -110,8 +110,8 @@ def log(x):
 
     ``x = 2^e m`` with ``m`` in [sqrt(1/2), sqrt(2)) read from the IEEE-754 bits (subnormals scaled by
     2^54 first); ``log m = 2 atanh(z) = f - z (f - r)`` with ``f = m - 1`` (exact), ``z = f / (2 + f)`` and
-    ``r = sum_k 2 z^(2k) / (2k + 1)``, k = 1 .. 11 (truncation error below 1e-19 relative), as in
-    fdlibm; ``e ln 2`` with ``ln 2`` in a high and a low part.
+    ``r = sum_k 2 z^(2k) / (2k + 1)``, k = 1 .. 11 (truncation error below 1e-19 relative; Horner's rule in
+    :func:`fma`), as in fdlibm; ``e ln 2`` with ``ln 2`` in a high and a low part.
     ``log(0) = -inf``, ``log(inf) = inf``, NaN for negative ``x`` and NaN.
     """
     sub = x < _MIN_NORMAL
@@ -125,8 +125,8 @@ def log(x):
     z = f / (2.0 + f)
     z2 = z * z
     r = _L[11]
-    for j in range(10, 0, -1):  # Horner's rule in z^2, unrolled by the compiler
-        r = _L[j] + z2 * r
+    for j in range(10, 0, -1):  # Horner's rule in z^2 with fused multiply-adds, unrolled by the compiler
+        r = fma(z2, r, _L[j])
     r *= z2  # log m = 2z + z r = f - z (f - r), f exact
     k = float(e)
     y = k * _LN2_HI - ((z * (f - r) - k * _LN2_LO) - f)
