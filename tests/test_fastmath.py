@@ -1,11 +1,12 @@
 """compsim.fastmath against the C library: exp and log within one ulp, special values, sigmoid, exprel,
-flush_subnormal."""
+flush_subnormal; fma against exact rational arithmetic."""
 import math
+from fractions import Fraction
 
 import numpy as np
 from numba import njit
 
-from compsim.fastmath import exp, exprel, flush_subnormal, log, sigmoid
+from compsim.fastmath import exp, exprel, flush_subnormal, fma, log, sigmoid
 
 
 @njit
@@ -18,6 +19,27 @@ def _exp_all(x, out):
 def _log_all(x, out):
     for i in range(x.shape[0]):
         out[i] = log(x[i])
+
+
+@njit
+def _fma_all(a, b, c, out):
+    for i in range(a.shape[0]):
+        out[i] = fma(a[i], b[i], c[i])
+
+
+def test_fma_rounds_once():
+    """a * b + c rounded once, as the exact rational result rounded to the nearest float64 (the first case
+    is 0 when the product is rounded first), also in the vectorised loop."""
+    rng = np.random.default_rng(3)
+    a = np.concatenate([[0.1, 1.0 + 2.0**-30, 3.0], rng.normal(size=2000)])
+    b = np.concatenate([[3.0, 1.0 - 2.0**-30, 1.0 / 3.0], rng.normal(size=2000)])
+    c = np.concatenate([[-0.30000000000000004, -1.0, -1.0], rng.normal(size=2000)])
+    got = np.empty_like(a)
+    _fma_all(a, b, c, got)
+    want = [float(Fraction(x) * Fraction(y) + Fraction(z)) for x, y, z in zip(a, b, c)]
+    assert got[0] != 0.0 and 0.1 * 3.0 - 0.30000000000000004 == 0.0
+    np.testing.assert_array_equal(got, want)
+    assert fma(0.1, 3.0, -0.30000000000000004) == got[0]  # also called from Python (the CUDA simulator does)
 
 
 @njit
