@@ -430,17 +430,23 @@ class _Delivery(Stage):
             args = ", ".join(out.array(j.owner, field) for field in self.fields)
             out.emit(f"{out.use(self.kernel)}({self.source(out)}, {args}, {self.target(out)})")
             return
+        kernel, into = out.use(self.kernel), f"into{j.index}"
         if {j.pre.owner, j.post.owner} & out.parallel and j.post.batch > 1:
             f = out.function(f"deliver{j.index}", ("step",), parallel=True)
-            args = ", ".join(f.array(j.owner, field) for field in self.fields)
+            f.emit(1, f"{into} = {self.target(f)}")
             f.emit(1, f"for b in prange({f.array(j.pre.owner, 'nsp')}.shape[0]):")
-            f.emit(2, f"{out.use(self.kernel)}(b, {self.source(f)}, {args}, {self.target(f)})")
+            f.emit(2, self._call(f, kernel, into))
             out.add_function(f)
             out.emit(f.call("step"))
             return
-        args = ", ".join(out.array(j.owner, field) for field in self.fields)
+        out.emit(f"{into} = {self.target(out)}")
         out.emit(f"for b in range({out.array(j.pre.owner, 'nsp')}.shape[0]):")
-        out.emit(f"{out.use(self.kernel)}(b, {self.source(out)}, {args}, {self.target(out)})", 1)
+        out.emit(self._call(out, kernel, into), 1)
+
+    def _call(self, f, kernel, into):
+        """``kernel(b, ...)`` for copy ``b`` with the arrays of writer ``f``, into the target rows ``into``."""
+        args = ", ".join(f.array(self.subject.owner, field) for field in self.fields)
+        return f"{kernel}(b, {self.source(f)}, {args}, {into})"
 
     def emit_gather(self, out, gather, args):
         """CUDA backend: one thread per copy and target runs ``gather(b, i, *args, target)``."""

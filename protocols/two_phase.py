@@ -303,9 +303,9 @@ class _Lines:
         return int(self.out.store.get(owner, field).size)
 
     def each(self, indent, kernel, cell, shape, *args):
-        """``cell(index, *args)`` for every index of ``shape``: (rows, columns) gives ``cell(row, column, ...)``, (size,)
-        ``cell(k, ...)``; on CUDA a thread per index (grid-stride loop), on the CPU in order (nested loops), or
-        ``kernel(*args)`` where a whole-array kernel orders the work better for the CPU."""
+        """``cell(index, *args)`` for every index of ``shape``: (rows, columns) gives ``cell(row, column, ...)``,
+        (size,) ``cell(k, ...)``; on CUDA a thread per index (grid-stride loop), on the CPU in order (nested
+        loops), or ``kernel(*args)`` where a whole-array kernel orders the work better for the CPU."""
         joined = ", ".join(str(a) for a in args)
         if not self.cuda and kernel is not None:
             self.emit(f"{self.out.use(kernel)}({joined})", indent)

@@ -207,20 +207,26 @@ def presynaptic_traces(cnt, traces, factors, sums, in_window, lag):
 def presynaptic_trace_cell(b, i, cnt, traces, factors, sums, in_window, lag):
     """:func:`presynaptic_traces` for input ``i`` of copy ``b``."""
     if lag == 0:
-        for t in range(traces.shape[0]):
-            traces[t, b, i] = _advanced(traces[t, b, i], factors[t], cnt[b, i])
+        _advance_cell(b, i, cnt, traces, factors)
     if in_window:
         sums[b, i] += _trace_psp(b, i, traces, factors)
     if lag != 0:
-        for t in range(traces.shape[0]):
-            traces[t, b, i] = _advanced(traces[t, b, i], factors[t], cnt[b, i])
+        _advance_cell(b, i, cnt, traces, factors)
 
 
 @njit(cache=True, inline="always")
 def _advance_copy(b, cnt, traces, factors):
+    """Every trace of copy ``b`` one step on, trace by trace (the inner loop over inputs vectorises)."""
     for t in range(traces.shape[0]):
         for i in range(traces.shape[2]):
             traces[t, b, i] = _advanced(traces[t, b, i], factors[t], cnt[b, i])
+
+
+@njit(cache=True, inline="always")
+def _advance_cell(b, i, cnt, traces, factors):
+    """The traces of input ``i``, copy ``b``, one step on."""
+    for t in range(traces.shape[0]):
+        traces[t, b, i] = _advanced(traces[t, b, i], factors[t], cnt[b, i])
 
 
 @njit(cache=True, inline="always")
@@ -248,7 +254,8 @@ def add_hidden(b, i, state, row_soma, row_apical, sums):
 
 @njit(cache=True, inline="always")
 def add_output(b, i, state, row_soma, lambda_max, sums):
-    """``sums[0] += C``, ``sums[1] += lambda_max sigma(C)`` (the expected spike count of the step), of copy ``b``, output ``i``."""
+    """``sums[0] += C``, ``sums[1] += lambda_max sigma(C)`` (the expected spike count of the step), of copy ``b``,
+    output ``i``."""
     v = state[row_soma, b, i]
     sums[0, b, i] += v
     sums[1, b, i] += lambda_max * sigmoid(v)
