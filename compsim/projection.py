@@ -394,7 +394,7 @@ class _Delivery(Stage):
 
     phase = "delivery"
     kernel = None
-    per_copy = True  # the kernel takes the copy first: kernel(b, *source, *fields, target)
+    per_copy = True  # the kernel takes a range of copies first: kernel(b0, b1, *source, *fields, target)
     fields = ()
     lead = 1  # steps from delivery to the first postsynaptic update that reads it (besides the delay)
 
@@ -421,32 +421,33 @@ class _Delivery(Stage):
         return f"{out.array(j.owner, 'trace')}[0]"
 
     def emit(self, out):
-        """A per-copy kernel (``per_copy``) for every copy: in the step loop, or, when the loops of the pre- or
-        postsynaptic population are multi-threaded and there are several copies, in a helper function sharing the
-        copies out over the threads (each writes only its own copy's input). Otherwise one call for the whole
-        batch."""
+        """A kernel over a range of copies (``per_copy``) for every copy: one call in the step loop, or, when the
+        loops of the pre- or postsynaptic population are multi-threaded and there are several copies, a helper
+        function giving each thread a share of the copies (each writes only its own copies' input; the shares
+        change no result). Otherwise one call for the whole batch."""
         j = self.subject
         if not self.per_copy:
             args = ", ".join(out.array(j.owner, field) for field in self.fields)
             out.emit(f"{out.use(self.kernel)}({self.source(out)}, {args}, {self.target(out)})")
             return
-        kernel, into = out.use(self.kernel), f"into{j.index}"
+        kernel, n_copies = out.use(self.kernel), f"{out.array(j.pre.owner, 'nsp')}.shape[0]"
         if {j.pre.owner, j.post.owner} & out.parallel and j.post.batch > 1:
             f = out.function(f"deliver{j.index}", ("step",), parallel=True)
-            f.emit(1, f"{into} = {self.target(f)}")
-            f.emit(1, f"for b in prange({f.array(j.pre.owner, 'nsp')}.shape[0]):")
-            f.emit(2, self._call(f, kernel, into))
+            f.emit(1, f"into = {self.target(f)}")
+            f.emit(1, f"n = {f.array(j.pre.owner, 'nsp')}.shape[0]")
+            f.emit(1, "shares = min(n, get_num_threads())")
+            f.emit(1, "for t in prange(shares):")
+            f.emit(2, self._call(f, kernel, "t * n // shares, (t + 1) * n // shares", "into"))
             out.add_function(f)
             out.emit(f.call("step"))
             return
-        out.emit(f"{into} = {self.target(out)}")
-        out.emit(f"for b in range({out.array(j.pre.owner, 'nsp')}.shape[0]):")
-        out.emit(self._call(out, kernel, into), 1)
+        out.emit(self._call(out, kernel, f"0, {n_copies}", self.target(out)))
 
-    def _call(self, f, kernel, into):
-        """``kernel(b, ...)`` for copy ``b`` with the arrays of writer ``f``, into the target rows ``into``."""
+    def _call(self, f, kernel, copies, into):
+        """``kernel(b0, b1, ...)`` for copies ``b0 .. b1 - 1`` with the arrays of writer ``f``, into the target rows
+        ``into``."""
         args = ", ".join(f.array(self.subject.owner, field) for field in self.fields)
-        return f"{kernel}(b, {self.source(f)}, {args}, {into})"
+        return f"{kernel}({copies}, {self.source(f)}, {args}, {into})"
 
     def emit_gather(self, out, gather, args):
         """CUDA backend: one thread per copy and target runs ``gather(b, i, *args, target)``."""

@@ -23,6 +23,7 @@ import numpy as np
 from numba import njit
 
 from .fastmath import exp, log
+from .simd import list_nonzero
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xFF51AFD7ED558CCD)
@@ -198,10 +199,7 @@ def poisson_events(step, key, acc, thr, counts, spikes, draws):
     ``spikes[:returned]`` in increasing order: this is the population's spike
     collection (:class:`compsim.engine.stages.CollectSpikes`).
     """
-    m = 0
-    for i in range(counts.shape[0]):  # branch-free list of the flagged neurons
-        spikes[m] = i
-        m += 1 if counts[i] != 0 else 0
+    m = list_nonzero(counts, spikes)  # the flagged neurons, 16 at a time
     for q in range(m):
         draws[q] = exponential(key, spikes[q], step, 0)
     n_spiking = 0

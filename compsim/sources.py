@@ -198,7 +198,8 @@ class PoissonDraw(Stage):
 
     def emit(self, out):
         src = self.subject
-        f = out.function(f"step_pop{src.index}", ("step", "s", "dt", "keys"), parallel=src.owner in out.parallel)
+        f = out.function(f"step_pop{src.index}", ("step", "s", "dt", "keys"), parallel=src.owner in out.parallel,
+                         refcounts=False)
         cnt, rates = f.array(src.owner, "cnt"), f.array(src.owner, "rates")
         copy_loop, neuron_loop = ("prange", "range") if f.parallel and src.batch > 1 else ("range", f.loop)
         f.emit(1, f"row = s if {rates}.shape[0] > 1 else 0")

@@ -146,33 +146,40 @@ def replay_copy(b, sp_idx, first, end, counts):
         counts[b, sp_idx[p]] += 1
 
 
-@njit(cache=True)
-def deliver_dense(b, spk, nsp, cnt, wt, cnt_f, dot_out, target):
-    """``target[b] += W @ counts[b]`` for copy ``b``; ``wt`` is W transposed, (n_pre, n_post).
+@njit(cache=True, _nrt=False)
+def deliver_dense(b0, b1, spk, nsp, cnt, wt, cnt_f, dot_out, target):
+    """``target[b] += W @ counts[b]`` for copies ``b0 .. b1 - 1``; ``wt`` is W transposed, (n_pre, n_post).
 
     Each copy chooses on its own activity: event-driven (contiguous row adds,
     :func:`add_rows`) or, when more than :data:`DENSE_BLAS_FRACTION` of
     the presynaptic neurons spike and there are at least
-    :data:`DENSE_BLAS_MIN_POST` targets, one BLAS gemv into the scratch ``dot_out``.
+    :data:`DENSE_BLAS_MIN_POST` targets, one BLAS gemv into the scratch ``dot_out``
+    (:func:`add_product`). Compiled without reference counting: the views it takes per copy cost nothing.
     """
     n_pre, n_post = wt.shape
-    m = nsp[b]
-    if m == 0:
-        return
-    out = target[b]
-    if m > DENSE_BLAS_FRACTION * n_pre and n_post >= DENSE_BLAS_MIN_POST:
-        dense = cnt_f[b]
-        dense[:] = 0.0
-        for k in range(m):
-            j = spk[b, k]
-            dense[j] = cnt[b, j]
-        np.dot(dense, wt, dot_out[b])
-        out += dot_out[b]
-        return
-    add_rows(spk[b], m, cnt[b], wt, out)
+    for b in range(b0, b1):
+        m = nsp[b]
+        if m == 0:
+            continue
+        if m > DENSE_BLAS_FRACTION * n_pre and n_post >= DENSE_BLAS_MIN_POST:
+            dense = cnt_f[b]
+            dense[:] = 0.0
+            for k in range(m):
+                j = spk[b, k]
+                dense[j] = cnt[b, j]
+            add_product(dense, wt, dot_out[b], target[b])
+        else:
+            add_rows(spk[b], m, cnt[b], wt, target[b])
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=True)  # np.dot needs Numba's runtime (the chunk loop runs without it)
+def add_product(x, wt, scratch, out):
+    """``out += x @ wt`` through ``scratch`` (one BLAS gemv)."""
+    np.dot(x, wt, scratch)
+    out += scratch
+
+
+@njit(cache=True, _nrt=False)
 def add_rows(spikes, m, counts, wt, out):
     """``out += c_j wt[j]`` for the first ``m`` ``spikes`` j, in their order: ``out[i]`` gets the terms one by one,
     as a thread summing them for target i would (:func:`gather_dense`), but four rows are added in one pass, so
@@ -192,18 +199,19 @@ def add_rows(spikes, m, counts, wt, out):
             out[i] += c * w[i]
 
 
-@njit(cache=True)
-def deliver_sparse(b, spk, nsp, cnt, indptr, indices, w, target):
-    """Event-driven delivery of copy ``b``'s spikes through a CSR matrix (rows = presynaptic neurons)."""
-    out = target[b]
-    for k in range(nsp[b]):
-        j = spk[b, k]
-        c = cnt[b, j]
-        for s in range(indptr[j], indptr[j + 1]):
-            out[indices[s]] += c * w[s]
+@njit(cache=True, _nrt=False)
+def deliver_sparse(b0, b1, spk, nsp, cnt, indptr, indices, w, target):
+    """Event-driven delivery of the spikes of copies ``b0 .. b1 - 1`` through a CSR matrix (rows = presynaptic
+    neurons)."""
+    for b in range(b0, b1):
+        for k in range(nsp[b]):
+            j = spk[b, k]
+            c = cnt[b, j]
+            for s in range(indptr[j], indptr[j + 1]):
+                target[b, indices[s]] += c * w[s]
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=True)  # np.dot needs Numba's runtime (the chunk loop runs without it)
 def deliver_graded_dense(values, wt, dot_out, target):
     """``target[b] += W @ values[b]`` for every copy ``b``; ``wt`` is W transposed.
 

@@ -101,7 +101,8 @@ class ModelUpdate(Stage):
     def emit(self, out):
         pop = self.subject
         own = pop.owner
-        f = out.function(f"step_pop{pop.index}", ("step", "dt", "keys"), parallel=own in out.parallel)
+        f = out.function(f"step_pop{pop.index}", ("step", "dt", "keys"), parallel=own in out.parallel,
+                         refcounts=False)
         st, _, _, first_bad = (f.array(own, k) for k in ("state", "cnt", "par", "first_bad"))
         head, copy, body, tail, evolved = self._lines(f, "keys[b]")
         copy_loop, neuron_loop = ("prange", "range") if f.parallel and pop.batch > 1 else ("range", f.loop)
