@@ -423,8 +423,8 @@ class _Delivery(Stage):
     def emit(self, out):
         """A kernel over a range of copies (``per_copy``) for every copy: one call in the step loop, or, when the
         loops of the pre- or postsynaptic population are multi-threaded and there are several copies, a helper
-        function giving each thread a share of the copies (each writes only its own copies' input; the shares
-        change no result). Otherwise one call for the whole batch."""
+        function sharing the copies out over the threads (each writes only its own copy's input). Otherwise one
+        call for the whole batch."""
         j = self.subject
         if not self.per_copy:
             args = ", ".join(out.array(j.owner, field) for field in self.fields)
@@ -434,10 +434,8 @@ class _Delivery(Stage):
         if {j.pre.owner, j.post.owner} & out.parallel and j.post.batch > 1:
             f = out.function(f"deliver{j.index}", ("step",), parallel=True)
             f.emit(1, f"into = {self.target(f)}")
-            f.emit(1, f"n = {f.array(j.pre.owner, 'nsp')}.shape[0]")
-            f.emit(1, "shares = min(n, get_num_threads())")
-            f.emit(1, "for t in prange(shares):")
-            f.emit(2, self._call(f, kernel, "t * n // shares, (t + 1) * n // shares", "into"))
+            f.emit(1, f"for b in prange({f.array(j.pre.owner, 'nsp')}.shape[0]):")
+            f.emit(2, self._call(f, kernel, "b, b + 1", "into"))
             out.add_function(f)
             out.emit(f.call("step"))
             return

@@ -201,22 +201,20 @@ class PoissonDraw(Stage):
         f = out.function(f"step_pop{src.index}", ("step", "s", "dt", "keys"), parallel=src.owner in out.parallel,
                          refcounts=False)
         cnt, rates = f.array(src.owner, "cnt"), f.array(src.owner, "rates")
-        copy_loop, neuron_loop = ("prange", "range") if f.parallel and src.batch > 1 else ("range", f.loop)
-        f.emit(1, f"row = s if {rates}.shape[0] > 1 else 0")
-        f.emit(1, f"per_copy = 1 if {rates}.shape[1] > 1 else 0")
-        f.emit(1, f"for b in {copy_loop}({cnt}.shape[1]):")
-        f.emit(2, f"rate = {rates}[row, b * per_copy]")
-        f.emit(2, f"counts = {cnt}[0, b]")
-        f.emit(2, "key = keys[b]")
+        threaded_copies = f.parallel and src.batch > 1  # else a threaded neuron loop, if any
+        neuron_loop = "range" if threaded_copies else f.loop
+        per_copy = [f"row = s if {rates}.shape[0] > 1 else 0",
+                    f"rate = {rates}[row, b * (1 if {rates}.shape[1] > 1 else 0)]",
+                    f"counts = {cnt}[0, b]", "key = keys[b]"]
         if src.spike_mode == "poisson_events":  # integrate; the neurons reaching their threshold count exactly
-            f.emit(2, f"acc = {f.array(src.owner, 'spike_acc')}[b]")
-            f.emit(2, f"thr = {f.array(src.owner, 'spike_thr')}[b]")
-            f.emit(2, f"for i in {neuron_loop}(counts.shape[0]):")
-            f.emit(3, f"counts[i] = {out.use(integrate_intensity)}(acc, thr, i, rate[i] * dt * 1e-3)")
-            f.emit(2, src.emit_poisson_events(f, "acc", "thr", "counts"))
+            per_copy += [f"acc = {f.array(src.owner, 'spike_acc')}[b]", f"thr = {f.array(src.owner, 'spike_thr')}[b]",
+                         f"for i in {neuron_loop}(counts.shape[0]):",
+                         f"    counts[i] = {out.use(integrate_intensity)}(acc, thr, i, rate[i] * dt * 1e-3)",
+                         src.emit_poisson_events(f, "acc", "thr", "counts")]
         else:
-            f.emit(2, f"for i in {neuron_loop}(counts.shape[0]):")
-            f.emit(3, f"counts[i] = {out.use(draw_spikes)}(rate[i] * dt * 1e-3, {src.mode_code}, key, i, step)")
+            per_copy += [f"for i in {neuron_loop}(counts.shape[0]):",
+                         f"    counts[i] = {out.use(draw_spikes)}(rate[i] * dt * 1e-3, {src.mode_code}, key, i, step)"]
+        f.emit_copies(f"{cnt}.shape[1]", per_copy, ("step", "s", "dt", "keys"), threaded_copies)
         out.add_function(f)
         out.comment(f"source {src.index}: {src.name} (PoissonSource)")
         out.emit(f.call("step", "s", "dt", f"keys[{src.index}]"))

@@ -110,11 +110,11 @@ def test_parallel_threads(reference, threads):
 
 def test_parallel_batch_shares_copies_out():
     """With several copies, threaded populations share the copies out, and so do their spike deliveries
-    (a helper giving each thread a share of the copies with prange): the same results as one thread."""
+    (a helper looping over the copies with prange): the same results as one thread."""
     serial = run(batch=3, parallel=False)
     net = build(batch=3, parallel=True, threads=2)
     threaded = net.run(DURATION, chunk_steps=250)
-    assert "in prange(shares)" in net.source.split("def deliver")[1]
+    assert "for b in prange(" in net.source.split("def deliver")[1]
     assert_identical(serial, threaded)
     assert serial.spikes["hid_spk"].count() > 30
 

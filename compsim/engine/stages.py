@@ -105,20 +105,19 @@ class ModelUpdate(Stage):
                          refcounts=False)
         st, _, _, first_bad = (f.array(own, k) for k in ("state", "cnt", "par", "first_bad"))
         head, copy, body, tail, evolved = self._lines(f, "keys[b]")
-        copy_loop, neuron_loop = ("prange", "range") if f.parallel and pop.batch > 1 else ("range", f.loop)
+        threaded_copies = f.parallel and pop.batch > 1  # else a threaded neuron loop, if any
         # x - x is 0 unless x is NaN or inf: one reduction (prange-safe) over the evolved variables
         body.append(f"nonfinite += 1 if {' + '.join(f'({v} - {v})' for v in evolved)} != 0.0 else 0")
         find_bad = out.use(kernels.first_nonfinite)
+        own_head = [f"n = {st}.shape[2]", *head] if threaded_copies else []  # a helper of its own
+        per_copy = [*own_head, *copy, "nonfinite = 0",
+                    f"for i in {'range' if threaded_copies else f.loop}(n):", *("    " + line for line in body)]
+        if self.events_mode:
+            per_copy.append(pop.emit_poisson_events(f, "acc_", "thr_", "count_"))
+        per_copy.append(f"{first_bad}[b] = {find_bad}({st}, b) if nonfinite > 0 else -1")
         f.emit(1, f"n = {st}.shape[2]")
         f.emit_all(1, head)
-        f.emit(1, f"for b in {copy_loop}({st}.shape[1]):")
-        f.emit_all(2, copy)
-        f.emit(2, "nonfinite = 0")
-        f.emit(2, f"for i in {neuron_loop}(n):")
-        f.emit_all(3, body)
-        if self.events_mode:
-            f.emit(2, pop.emit_poisson_events(f, "acc_", "thr_", "count_"))
-        f.emit(2, f"{first_bad}[b] = {find_bad}({st}, b) if nonfinite > 0 else -1")
+        f.emit_copies(f"{st}.shape[1]", per_copy, ("step", "dt", "keys"), threaded_copies)
         f.emit_all(1, tail)
         f.emit(1, f"for b in range({st}.shape[1]):")
         f.emit(2, f"if {first_bad}[b] >= 0:")
