@@ -3,12 +3,14 @@
 :func:`list_nonzero` lists the indices of the non-zero entries of an int32
 array, 16 at a time: one comparison, one *compress store* (the flagged
 lanes' indices written contiguously: ``vpcompressd`` on CPUs with AVX-512;
-LLVM expands it into scalar stores elsewhere) and one population count per
-16 entries, instead of a store and a dependent add per entry.
+LLVM expands it into scalar stores on other CPUs) and one population count per
+16 entries, instead of a store and a dependent add per entry. On CUDA devices
+(whose compiler lacks the compress store) it is the scalar loop.
 """
 from llvmlite import ir
 from numba import njit, types
 from numba.core import cgutils
+from numba.core.cpu import CPUContext
 from numba.extending import intrinsic
 
 #: entries a compress store handles at once (one 512-bit vector of int32)
@@ -24,6 +26,8 @@ def _compress_nonzero(typingctx, values, start, out, m):
             return None
 
     def codegen(context, builder, signature, args):
+        if not isinstance(context, CPUContext):  # NVVM (CUDA) has no compress store: the scalar loop
+            return context.compile_internal(builder, _compress_scalar, signature, args)
         i32, i64 = ir.IntType(32), ir.IntType(64)
         vec = ir.VectorType(i32, LANES)
         src = context.make_array(signature.args[0])(context, builder, args[0]).data
@@ -42,6 +46,14 @@ def _compress_nonzero(typingctx, values, start, out, m):
         return builder.add(m, builder.zext(found, i64))
 
     return types.int64(values, types.int64, out, types.int64), codegen
+
+
+def _compress_scalar(values, start, out, m):
+    """:func:`_compress_nonzero` one entry at a time (branch-free)."""
+    for i in range(start, start + LANES):
+        out[m] = i
+        m += 1 if values[i] != 0 else 0
+    return m
 
 
 @njit(cache=True)
