@@ -49,8 +49,15 @@ def _compress_nonzero(typingctx, values, start, out, m):
 
 
 def _compress_scalar(values, start, out, m):
-    """:func:`_compress_nonzero` one entry at a time (branch-free)."""
-    for i in range(start, start + LANES):
+    """:func:`_compress_nonzero` one entry at a time."""
+    return _list_range(values, start, start + LANES, out, m)
+
+
+@njit(cache=True, inline="always")
+def _list_range(values, first, stop, out, m):
+    """The indices ``first <= i < stop`` with ``values[i] != 0`` into ``out[m:]``, branch-free; returns ``m`` plus
+    their number."""
+    for i in range(first, stop):
         out[m] = i
         m += 1 if values[i] != 0 else 0
     return m
@@ -67,7 +74,4 @@ def list_nonzero(values, out):
     m = 0
     for start in range(0, whole, LANES):
         m = _compress_nonzero(values, start, out, m)
-    for i in range(whole, n):
-        out[m] = i
-        m += 1 if values[i] != 0 else 0
-    return m
+    return _list_range(values, whole, n, out, m)
