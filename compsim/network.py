@@ -38,6 +38,8 @@ from .rng import stream_key
 
 _PROJECTION_STREAM = 1 << 20  # stream ids of projections follow those of populations
 _COPY_SHIFT = 32  # the batch copy enters a population's stream id above bit 32 (copy 0: unchanged)
+#: how Numba refuses an array allocation in code compiled without its runtime (the chunk loop's)
+_ALLOCATION_REFUSED = "Only accept returning of array passed into the function as argument"
 PARALLEL_MIN_NEURONS = 16384  # parallel="auto" threads the loops of populations at least this large
 MAX_STEPS = 10**12  # a run longer than this many steps is an input error (dt far too small)
 
@@ -389,10 +391,17 @@ class Network:
             self._call(0)
         except TypingError as exc:
             self._program = None
-            culprits = [f"{type(p).__name__} '{p.name}': update kernel must return "
-                        f"({', '.join(p.expected_returns())})" for p in self.populations if isinstance(p, Model)]
-            raise ValueError("the generated loop does not compile; check what the model kernels return:\n  "
-                             + "\n  ".join(culprits) + f"\nNumba says: {str(exc).strip()[:2000]}") from exc
+            models = [p for p in self.populations if isinstance(p, Model)]
+            if _ALLOCATION_REFUSED in str(exc):  # Numba's words for an array allocated without its runtime
+                check = ("the model kernels (derive and update) run without Numba's runtime and may not allocate "
+                         "arrays (np.zeros, np.empty, array arithmetic); compute with scalars; check:\n  "
+                         + "\n  ".join(f"{type(p).__name__} '{p.name}'" for p in models))
+            else:
+                check = "check what the model kernels return:\n  " + "\n  ".join(
+                    f"{type(p).__name__} '{p.name}': update kernel must return ({', '.join(p.expected_returns())})"
+                    for p in models)
+            raise ValueError(f"the generated loop does not compile; {check}\nNumba says: {str(exc).strip()[:2000]}"
+                             ) from exc
 
     def _allocate_monitors(self, chunk):
         for m in self.monitors:

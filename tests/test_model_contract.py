@@ -84,6 +84,18 @@ def wrong_returns_update(i, step, key, c, v, drive):
     return v  # forgot the spike count
 
 
+class Allocating(WrongArgs):
+    def kernels(self, method):
+        return None, allocating_update
+
+
+@njit(inline="always")
+def allocating_update(i, step, key, c, v, drive):
+    history = np.zeros(2)  # an array per neuron and step: not in the runtime-free loop
+    history[0] = v + drive
+    return history[0], 0
+
+
 class ClashingConstant(WrongArgs):
     def constants(self, p, dt, method):
         return {"tau_in": 1.0}
@@ -171,6 +183,13 @@ def test_kernel_returning_the_wrong_values_is_named():
     net = cs.Network(dt=0.1)
     net.add(WrongReturns(3), name="w")
     with pytest.raises(ValueError, match=r"WrongReturns 'w': update kernel must return \(v, count\)"):
+        net.run(1.0)
+
+
+def test_kernel_allocating_an_array_is_told_why_it_cannot():
+    net = cs.Network(dt=0.1, parallel=False)
+    net.add(Allocating(3), name="a")
+    with pytest.raises(ValueError, match=r"may not allocate arrays.*\n  Allocating 'a'"):
         net.run(1.0)
 
 
