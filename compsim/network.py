@@ -393,8 +393,9 @@ class Network:
             self._program = None
             models = [p for p in self.populations if isinstance(p, Model)]
             if _ALLOCATION_REFUSED in str(exc):  # Numba's words for an array allocated without its runtime
-                check = ("the model kernels (derive and update) run without Numba's runtime and may not allocate "
-                         "arrays (np.zeros, np.empty, array arithmetic); compute with scalars; check:\n  "
+                check = ("the loop runs without Numba's runtime, so model kernels (derive, update) and stages may "
+                         "not allocate arrays (np.zeros, np.empty, array arithmetic): compute with scalars, or give "
+                         "a stage's kernel that must allocate @njit(_nrt=True); check:\n  "
                          + "\n  ".join(f"{type(p).__name__} '{p.name}'" for p in models))
             else:
                 check = "check what the model kernels return:\n  " + "\n  ".join(
