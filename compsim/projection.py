@@ -394,7 +394,7 @@ class _Delivery(Stage):
 
     phase = "delivery"
     kernel = None
-    per_copy = True  # the kernel takes a range of copies first: kernel(b0, b1, *source, *fields, target)
+    copy_range = True  # the kernel takes a range of copies first: kernel(b0, b1, *source, *fields, target)
     fields = ()
     lead = 1  # steps from delivery to the first postsynaptic update that reads it (besides the delay)
 
@@ -421,12 +421,12 @@ class _Delivery(Stage):
         return f"{out.array(j.owner, 'trace')}[0]"
 
     def emit(self, out):
-        """A kernel over a range of copies (``per_copy``) for every copy: one call in the step loop, or, when the
+        """A kernel over a range of copies (``copy_range``) for every copy: one call in the step loop, or, when the
         loops of the pre- or postsynaptic population are multi-threaded and there are several copies, a helper
         function sharing the copies out over the threads (each writes only its own copy's input). Otherwise one
         call for the whole batch."""
         j = self.subject
-        if not self.per_copy:
+        if not self.copy_range:
             args = ", ".join(out.array(j.owner, field) for field in self.fields)
             out.emit(f"{out.use(self.kernel)}({self.source(out)}, {args}, {self.target(out)})")
             return
@@ -531,7 +531,7 @@ class _GradedDelivery(_Delivery):
 
     phase = "sources"
     lead = 0  # delivered before the populations update in the same step
-    per_copy = False  # one product for the whole batch
+    copy_range = False  # one product for the whole batch
 
     def describe(self):
         j = self.subject

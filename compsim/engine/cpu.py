@@ -68,12 +68,12 @@ class _Function:
             self.emit(1, f"for b in range({n_copies}):")
             self.emit_all(2, lines)
             return
-        per_copy = _Function(self.out, f"{self.name}_copy", ("b", *passed), parallel=False, refcounts=False)
-        per_copy.args = list(self.args)
-        per_copy.emit_all(1, lines)
-        self.out.add_function(per_copy)
+        one_copy = _Function(self.out, f"{self.name}_copy", ("b", *passed), parallel=False, refcounts=False)
+        one_copy.args = list(self.args)
+        one_copy.emit_all(1, lines)
+        self.out.add_function(one_copy)
         self.emit(1, f"for b in prange({n_copies}):")
-        self.emit(2, per_copy.call("b", *passed))
+        self.emit(2, one_copy.call("b", *passed))
 
     @property
     def loop(self):
