@@ -371,7 +371,10 @@ class Network:
         if self.backend == "cuda":
             text, args = cuda_backend.generate(plan, self.store)
         else:
-            text, args = cpu.generate(plan, self.store, frozenset(parallel))
+            copy_major = cpu.runs_copy_major(plan, self.batch, parallel)
+            if copy_major:
+                cpu.declare_copy_stop(self.store, self.batch)
+            text, args = cpu.generate(plan, self.store, frozenset(parallel), copy_major)
         self._keys = self.stream_keys()
         t1 = time.perf_counter()
         fn = cuda_backend.load(text) if self.backend == "cuda" else cpu.load(text)

@@ -441,6 +441,13 @@ class _Delivery(Stage):
             return
         out.emit(self._call(out, kernel, f"0, {n_copies}", self.target(out)))
 
+    def per_copy(self):
+        return self.copy_range
+
+    def emit_copy(self, out):
+        """The kernel for copy ``b`` alone."""
+        out.emit(self._call(out, out.use(self.kernel), "b, b + 1", self.target(out)))
+
     def _call(self, f, kernel, copies, into):
         """``kernel(b0, b1, ...)`` for copies ``b0 .. b1 - 1`` with the arrays of writer ``f``, into the target rows
         ``into``."""

@@ -198,11 +198,29 @@ class PoissonDraw(Stage):
 
     def emit(self, out):
         src = self.subject
-        f = out.function(f"step_pop{src.index}", ("step", "s", "dt", "keys"), parallel=src.owner in out.parallel,
-                         refcounts=False)
+        threaded_copies = src.owner in out.parallel and src.batch > 1  # else a threaded neuron loop, if any
+        f, per_copy = self._copy_lines(out, src.owner in out.parallel, own_helper=threaded_copies)
+        f.emit_copies(f"{f.array(src.owner, 'cnt')}.shape[1]", per_copy, ("step", "s", "dt", "keys"), threaded_copies)
+        out.add_function(f)
+        out.comment(f"source {src.index}: {src.name} (PoissonSource)")
+        out.emit(f.call("step", "s", "dt", f"keys[{src.index}]"))
+
+    def per_copy(self):
+        return True
+
+    def emit_copy(self, out):
+        src = self.subject
+        f, per_copy = self._copy_lines(out, False, own_helper=True)
+        out.comment(f"source {src.index}: {src.name} (PoissonSource)")
+        out.emit(f.copy_helper(per_copy, ("step", "s", "dt", "keys")).call("b", "step", "s", "dt", f"keys[{src.index}]"))
+
+    def _copy_lines(self, out, parallel, own_helper):
+        """The step function ``f`` being written and the lines drawing copy ``b``'s spikes (``own_helper``: for a
+        serial helper of their own)."""
+        src = self.subject
+        f = out.function(f"step_pop{src.index}", ("step", "s", "dt", "keys"), parallel=parallel, refcounts=False)
         cnt, rates = f.array(src.owner, "cnt"), f.array(src.owner, "rates")
-        threaded_copies = f.parallel and src.batch > 1  # else a threaded neuron loop, if any
-        neuron_loop = "range" if threaded_copies else f.loop
+        neuron_loop = "range" if own_helper else f.loop
         per_copy = [f"row = s if {rates}.shape[0] > 1 else 0",
                     f"rate = {rates}[row, b * (1 if {rates}.shape[1] > 1 else 0)]",
                     f"counts = {cnt}[0, b]", "key = keys[b]"]
@@ -214,10 +232,7 @@ class PoissonDraw(Stage):
         else:
             per_copy += [f"for i in {neuron_loop}(counts.shape[0]):",
                          f"    counts[i] = {out.use(draw_spikes)}(rate[i] * dt * 1e-3, {src.mode_code}, key, i, step)"]
-        f.emit_copies(f"{cnt}.shape[1]", per_copy, ("step", "s", "dt", "keys"), threaded_copies)
-        out.add_function(f)
-        out.comment(f"source {src.index}: {src.name} (PoissonSource)")
-        out.emit(f.call("step", "s", "dt", f"keys[{src.index}]"))
+        return f, per_copy
 
     def emit_cuda(self, out):
         """One thread per neuron and copy; in spike mode ``'poisson_events'`` then one per copy for the draws."""

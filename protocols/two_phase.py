@@ -290,8 +290,8 @@ class _Lines:
     element on the CUDA backend, in loops (or a whole-array kernel) on the CPU; :meth:`sync` is a grid-wide barrier
     on CUDA (nothing on the CPU, whose order is sequential)."""
 
-    def __init__(self, out, cuda):
-        self.out, self.cuda = out, cuda
+    def __init__(self, out, cuda, copy=False):
+        self.out, self.cuda, self.copy = out, cuda, copy  # copy: the lines of copy ``b`` (copy-major CPU loop)
 
     def emit(self, text, indent):
         self.out.emit(text, indent)
@@ -307,6 +307,13 @@ class _Lines:
         (size,) ``cell(k, ...)``; on CUDA a thread per index (grid-stride loop), on the CPU in order (nested
         loops), or ``kernel(*args)`` where a whole-array kernel orders the work better for the CPU."""
         joined = ", ".join(str(a) for a in args)
+        if self.copy:  # copy b's elements: (B, n) gives cell(b, i, ...) for each i; (B,) cell(b, ...)
+            if len(shape) == 2:
+                self.emit(f"for i in range({shape[1]}):", indent)
+                self.emit(f"{self.out.use(cell)}(b, i, {joined})", indent + 1)
+            else:
+                self.emit(f"{self.out.use(cell)}(b, {joined})", indent)
+            return
         if not self.cuda and kernel is not None:
             self.emit(f"{self.out.use(kernel)}({joined})", indent)
             return
@@ -379,6 +386,52 @@ class PhaseStart(_ProtocolStage):
         lines.serial(1, f"{a['clock']}[1] = 1")
 
 
+    def per_copy(self):
+        return _batch_axes_fit(self.subject, self._cleared())
+
+    def _cleared(self):
+        """The (owner, field) arrays a test phase clears: every projection's traces and ring, the presynaptic
+        filters."""
+        proto = self.subject
+        arrays = [(j.owner, field) for j in proto.net.projections for field in ("trace", "ring")]
+        names = [f"pre{m}" for m in range(len(proto.seg.forward))] + (["fbpre"] if proto.learns_feedback else [])
+        return [a for a in arrays + [(proto.owner, name) for name in names] if proto.net.store.get(*a).size]
+
+    def emit_copy(self, out):
+        """At a segment's first step, if a phase begins: copy ``b``'s image, teaching and (test) cleared state;
+        after the segment, the phase has begun."""
+        proto = self.subject
+        seg, own, B = proto.seg, proto.owner, proto.net.batch
+        lines = _Lines(out, cuda=False, copy=True)
+        a = {k: lines.array(own, k) for k in ("clock", "phase_end", "phase_kind", "phase_example", "images",
+                                               "targets", "active")}
+        o_state = lines.array(seg.out.owner, "state")
+        rows = seg.out.var_names
+        out.comment("two-phase protocol: start of a phase (copy b)")
+        lines.emit(f"if s == s0 and {a['clock']}[1] == 0 and {a['clock']}[0] < {a['phase_end']}.shape[0]:", 0)
+        lines.emit(f"ph = {a['clock']}[0]", 1)
+        lines.each(1, None, show_image, (B, seg.inp.n), "ph", a["phase_example"], a["images"],
+                   lines.array(seg.inp.owner, "rates"))
+        lines.each(1, None, teach, (B, seg.out.n), "ph", f"{a['phase_kind']}[ph]", a["phase_example"],
+                   a["targets"], o_state, rows.index("g_exc"), rows.index("g_inh"))
+        lines.each(1, None, mark_active, (B,), "ph", a["phase_example"], a["active"])
+        lines.emit(f"if {a['phase_kind']}[ph] == {TEST}:", 1)
+        for pop in (*seg.hidden, seg.out):
+            lines.each(2, None, zero_state_row, (B, pop.n), lines.array(pop.owner, "state"),
+                       pop.var_names.index("v_soma"))
+        for owner, field in self._cleared():
+            lines.emit(f"{out.use(rules.zero_copy)}(b, {lines.array(owner, field)})", 2)
+        after = out.global_writer("after")
+        after.emit(f"if {a['clock']}[0] < {a['phase_end']}.shape[0]:")
+        after.emit(f"{a['clock']}[1] = 1", 1)
+
+
+def _batch_axes_fit(proto, arrays):
+    """Whether each store array ``(owner, field)`` has the batch axis second to last (the per-copy kernels' view)."""
+    store, B = proto.net.store, proto.net.batch
+    return all(store.get(*a).ndim >= 2 and store.get(*a).shape[-2] == B for a in arrays)
+
+
 class PhaseLearning(_ProtocolStage):
     """Phase ``plasticity``: filter the presynaptic spikes, sum the window averages, and at a phase's
     last step close its averages, apply the learning rules (after a target phase) and keep the outputs.
@@ -439,6 +492,70 @@ class PhaseLearning(_ProtocolStage):
             self._close(lines, 4, "fbpsp", "fbpspf")
         lines.serial(2, f"{A('clock')}[0] = ph + 1", f"{A('clock')}[1] = 0")
 
+    def per_copy(self):
+        """Not with FIR kernels (their presynaptic windows read the spike lists of the whole batch)."""
+        proto = self.subject
+        sums = ["osum", "of", "ot"] + [f"{k}{m}" for m in range(len(proto.seg.hidden)) for k in ("hsum", "hf", "ht")]
+        sums += [f"{k}{m}" for m in range(len(proto.seg.forward)) for k in ("psp", "pspf")]
+        sums += ["fbpsp", "fbpspf"] if proto.learns_feedback else []
+        return not any(j.fir for j in proto.seg.forward) and _batch_axes_fit(proto, [(proto.owner, k) for k in sums])
+
+    def emit_copy(self, out):
+        """Per copy and step: the presynaptic filters, window sums and, at a phase's last step, the copy's means and
+        errors. A segment of steps ends at a phase's last step; after it, the weight updates shared by the copies
+        (after a target phase) and the next phase."""
+        proto = self.subject
+        seg, own, B = proto.seg, proto.owner, proto.net.batch
+        lines = _Lines(out, cuda=False, copy=True)
+        A = lambda field: lines.array(own, field)  # noqa: E731
+        L = len(seg.hidden)
+        n_phases = f"{A('phase_end')}.shape[0]"
+        before = out.global_writer("before")
+        before.emit(f"if {A('clock')}[0] < {n_phases}:")
+        before.emit(f"s1 = min(s1, {A('phase_end')}[{A('clock')}[0]] - step0)", 1)
+        out.comment("two-phase protocol: averages (copy b)")
+        lines.emit(f"ph = {A('clock')}[0]", 0)
+        lines.emit(f"if ph < {n_phases}:", 0)
+        lines.emit(f"kind = {A('phase_kind')}[ph]", 1)
+        lines.emit(f"end = {A('phase_end')}[ph]", 1)
+        lines.emit(f"win = step >= end - {A('window')}[ph]", 1)
+        filtered = [(j, f"pre{m}", f"psp{m}") for m, j in enumerate(seg.forward)]
+        if proto.learns_feedback:
+            filtered.append((seg.feedback[0], "fbpre", "fbpsp"))
+        for j, pre, psp in filtered:
+            cnt = f"{lines.array(j.pre.owner, 'cnt')}[0]"
+            lines.emit(f"{out.use(rules.presynaptic_traces_copy)}(b, {cnt}, {A(pre)}, {lines.array(j.owner, 'decay')}, "
+                       f"{A(psp)}, win and kind == {FORWARD}, {0 if j.same_step else 1})", 1)
+        lines.emit("if win:", 1)
+        lines.emit(f"if kind != {TEST}:", 2)
+        for m, h in enumerate(seg.hidden):
+            rows = h.var_names
+            lines.each(3, None, rules.add_hidden, (B, h.n), lines.array(h.owner, "state"),
+                       rows.index("v_soma"), rows.index("v_apical"), A(f"hsum{m}"))
+        lines.each(2, None, rules.add_output, (B, seg.out.n), lines.array(seg.out.owner, "state"),
+                   seg.out.var_names.index("v_soma"), repr(proto.lambda_max), A("osum"))
+        lines.emit("if step == end - 1:", 1)
+        lines.emit(f"w = float({A('window')}[ph])", 2)
+        close = out.use(rules.close_window_copy)
+        lines.emit(f"if kind == {TARGET}:", 2)
+        for sums, means in [("osum", "ot")] + [(f"hsum{m}", f"ht{m}") for m in range(L)]:
+            lines.emit(f"{close}(b, {A(sums)}, w, {A(means)})", 3)
+        self._errors(lines, 3)
+        lines.emit("else:", 2)
+        lines.emit(f"{close}(b, {A('osum')}, w, {A('of')})", 3)
+        lines.each(3, None, copy_output, (B, seg.out.n), f"{A('outputs')}[{A('phase_round')}[ph]]", f"{A('of')}[0]")
+        lines.emit(f"if kind == {FORWARD}:", 3)
+        closed = [(f"hsum{m}", f"hf{m}") for m in range(L)] + [(f"psp{m}", f"pspf{m}") for m in range(L + 1)]
+        for sums, means in closed + ([("fbpsp", "fbpspf")] if proto.learns_feedback else []):
+            lines.emit(f"{close}(b, {A(sums)}, w, {A(means)})", 4)
+        after = _Lines(out.global_writer("after"), cuda=False)
+        after.emit(f"ph = {A('clock')}[0]", 0)
+        after.emit(f"if ph < {n_phases} and {A('phase_end')}[ph] - step0 == s1:", 0)
+        after.emit(f"if {A('phase_kind')}[ph] == {TARGET}:", 1)
+        self._updates(after, 2)
+        after.emit(f"{A('clock')}[0] = ph + 1", 1)
+        after.emit(f"{A('clock')}[1] = 0", 1)
+
     def _presynaptic(self, lines, j, pre, psp, in_window):
         """The window sums of projection ``j``'s filtered presynaptic spike trains (as its targets see them)."""
         own, B = self.subject.owner, self.subject.net.batch
@@ -464,6 +581,12 @@ class PhaseLearning(_ProtocolStage):
     def _learn(self, lines, indent):
         """After a target phase: errors, then the updates (output, learned feedback, hidden layers), then Dale's law
         and symmetric feedback, each pass complete before the next."""
+        self._errors(lines, indent)
+        lines.sync(indent)
+        self._updates(lines, indent)
+
+    def _errors(self, lines, indent):
+        """The errors of every layer (per copy and neuron)."""
         proto = self.subject
         seg, own, B = proto.seg, proto.owner, proto.net.batch
         A = lambda field: lines.array(own, field)  # noqa: E731
@@ -478,7 +601,11 @@ class PhaseLearning(_ProtocolStage):
             k_b = h.p["g_b"] / (h.p["g_l"] + h.p["g_b"] + h.p["g_a"])
             lines.each(indent, None, rules.hidden_error, (B, h.n), f"{A(f'hf{m}')}[0]",
                        f"{A(f'hf{m}')}[1]", f"{A(f'ht{m}')}[1]", lam, repr(float(k_b)), A(f"err{m}"))
-        lines.sync(indent)
+
+    def _updates(self, lines, indent):
+        """The weight and bias changes (mini-batch means), then Dale's law and symmetric feedback."""
+        proto = self.subject
+        seg, L = proto.seg, len(proto.seg.hidden)
         changed = [seg.forward[L]]
         self._update(lines, indent, seg.forward[L], seg.out, "b_basal", f"err{L}", f"pspf{L}", L)
         for m, h in enumerate(seg.hidden):

@@ -56,6 +56,16 @@ class Stage:
     def emit(self, out):
         raise NotImplementedError
 
+    def per_copy(self):
+        """Whether :meth:`emit_copy` can write the stage for one copy at a time, so that the CPU loop may run
+        copy-major (:data:`compsim.engine.cpu.COPY_MAJOR`). No by default."""
+        return False
+
+    def emit_copy(self, out):
+        """The lines of one step for copy ``b`` (``step``, ``s``, ``dt``, ``keys`` in scope), and through
+        ``out.emit_global`` any work shared by all copies, between segments of steps."""
+        raise NotImplementedError(f"stage '{self.describe()}' has no copy-major form")
+
     def emit_serially(self, out):
         """For ``emit_cuda = Stage.emit_serially``: the CUDA backend's thread 0 runs the lines :meth:`emit` writes
         for the CPU loop. Right for stages whose lines call kernels on whole arrays (bookkeeping, recording,

@@ -7,7 +7,7 @@ import numpy as np
 
 from .. import rng
 from . import kernels
-from .cpu import divergence_lines
+from .cpu import COPY_STOP_ARRAY, divergence_lines
 from .plan import Stage
 
 
@@ -98,23 +98,47 @@ class ModelUpdate(Stage):
         """Spike mode ``'poisson_events'``: the update returns the expected count, the engine draws."""
         return self.subject.spike_mode == "poisson_events"
 
-    def emit(self, out):
+    def _copy_lines(self, out, parallel, own_helper):
+        """The step function ``f`` being written, and the lines of one copy ``b``: its update, spike counts and
+        the index of its first non-finite neuron (or -1) into ``first_bad[b]``. ``own_helper``: the lines
+        go into a serial helper of their own (threaded copies, or the copy-major loop)."""
         pop = self.subject
         own = pop.owner
-        f = out.function(f"step_pop{pop.index}", ("step", "dt", "keys"), parallel=own in out.parallel,
-                         refcounts=False)
+        f = out.function(f"step_pop{pop.index}", ("step", "dt", "keys"), parallel=parallel, refcounts=False)
         st, _, _, first_bad = (f.array(own, k) for k in ("state", "cnt", "par", "first_bad"))
         head, copy, body, tail, evolved = self._lines(f, "keys[b]")
-        threaded_copies = f.parallel and pop.batch > 1  # else a threaded neuron loop, if any
         # x - x is 0 unless x is NaN or inf: one reduction (prange-safe) over the evolved variables
         body.append(f"nonfinite += 1 if {' + '.join(f'({v} - {v})' for v in evolved)} != 0.0 else 0")
         find_bad = out.use(kernels.first_nonfinite)
-        own_head = [f"n = {st}.shape[2]", *head] if threaded_copies else []  # a helper of its own
+        own_head = [f"n = {st}.shape[2]", *head] if own_helper else []
         per_copy = [*own_head, *copy, "nonfinite = 0",
-                    f"for i in {'range' if threaded_copies else f.loop}(n):", *("    " + line for line in body)]
+                    f"for i in {'range' if own_helper else f.loop}(n):", *("    " + line for line in body)]
         if self.events_mode:
             per_copy.append(pop.emit_poisson_events(f, "acc_", "thr_", "count_"))
         per_copy.append(f"{first_bad}[b] = {find_bad}({st}, b) if nonfinite > 0 else -1")
+        return f, head, tail, per_copy
+
+    def per_copy(self):
+        return True  # monitors sampling the state are stages of their own (not per copy)
+
+    def emit_copy(self, out):
+        """A call of the copy's helper; a non-finite state stops the copy, recording (step, population, cell)."""
+        pop = self.subject
+        f, _, _, per_copy = self._copy_lines(out, False, own_helper=True)
+        helper = f.copy_helper(per_copy, ("step", "dt", "keys"))
+        st, first_bad = out.array(pop.owner, "state"), out.array(pop.owner, "first_bad")
+        stop = out.array(*COPY_STOP_ARRAY)
+        out.comment(f"population {pop.index}: {pop.name} ({type(pop).__name__})")
+        out.emit(helper.call("b", "step", "dt", f"keys[{pop.index}]"))
+        out.emit(f"if {first_bad}[b] >= 0:")
+        out.emit(f"{stop}[b, 0], {stop}[b, 1], {stop}[b, 2] = step, {pop.index}, b * {st}.shape[2] + {first_bad}[b]", 1)
+        out.emit("return", 1)
+
+    def emit(self, out):
+        pop = self.subject
+        threaded_copies = pop.owner in out.parallel and pop.batch > 1  # else a threaded neuron loop, if any
+        f, head, tail, per_copy = self._copy_lines(out, pop.owner in out.parallel, own_helper=threaded_copies)
+        st, first_bad = f.array(pop.owner, "state"), f.array(pop.owner, "first_bad")
         f.emit(1, f"n = {st}.shape[2]")
         f.emit_all(1, head)
         f.emit_copies(f"{st}.shape[1]", per_copy, ("step", "dt", "keys"), threaded_copies)
@@ -181,6 +205,17 @@ class CollectSpikes(Stage):
             return
         collect = out.use(kernels.collect_spikes)
         out.emit(f"{collect}({out.array(own, 'cnt')}, {out.array(own, 'spk')}, {out.array(own, 'nsp')})")
+
+    def per_copy(self):
+        return True
+
+    def emit_copy(self, out):
+        own = self.subject.owner
+        if self.subject.spike_mode == "poisson_events":
+            self.emit(out)
+            return
+        collect = out.use(kernels.collect_copy)
+        out.emit(f"{out.array(own, 'nsp')}[b] = {collect}({out.array(own, 'cnt')}[0, b], {out.array(own, 'spk')}[b])")
 
     def emit_cuda(self, out):
         """In ascending neuron order: up to :data:`~compsim.engine.kernels.CHUNK_NEURONS` neurons, one thread per

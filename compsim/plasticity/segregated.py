@@ -193,14 +193,20 @@ def presynaptic_traces(cnt, traces, factors, sums, in_window, lag):
     after ``psp(t)`` is added to ``sums`` (when ``in_window``) if ``lag`` is 1 (spikes
     act from the next step on), before it if ``lag`` is 0 (``same_step`` projection).
     """
-    for b in range(cnt.shape[0]):  # trace by trace over a copy's inputs (vectorised)
-        if lag == 0:
-            _advance_copy(b, cnt, traces, factors)
-        if in_window:
-            for i in range(sums.shape[1]):
-                sums[b, i] += _trace_psp(b, i, traces, factors)
-        if lag != 0:
-            _advance_copy(b, cnt, traces, factors)
+    for b in range(cnt.shape[0]):
+        presynaptic_traces_copy(b, cnt, traces, factors, sums, in_window, lag)
+
+
+@njit(cache=True, inline="always")
+def presynaptic_traces_copy(b, cnt, traces, factors, sums, in_window, lag):
+    """:func:`presynaptic_traces` for copy ``b`` (trace by trace over the copy's inputs: vectorised)."""
+    if lag == 0:
+        _advance_copy(b, cnt, traces, factors)
+    if in_window:
+        for i in range(sums.shape[1]):
+            sums[b, i] += _trace_psp(b, i, traces, factors)
+    if lag != 0:
+        _advance_copy(b, cnt, traces, factors)
 
 
 @njit(cache=True, inline="always")
@@ -275,6 +281,23 @@ def close_window(sums, window, means):
 def close_cell(k, sums, window, means):
     """:func:`close_window` for element ``k`` (C order)."""
     _close(k, sums.reshape(sums.size), window, means.reshape(means.size))
+
+
+@njit(cache=True)
+def close_window_copy(b, sums, window, means):
+    """:func:`close_window` for copy ``b`` of arrays (..., B, n) (the batch axis second to last)."""
+    s, m = by_copy(sums), by_copy(means)
+    for r in range(s.shape[0]):
+        for i in range(s.shape[2]):
+            m[r, b, i] = s[r, b, i] / window
+            s[r, b, i] = 0.0
+
+
+@njit(cache=True, inline="always")
+def by_copy(a):
+    """C-contiguous array ``a`` (..., B, n) as a view (rows, B, n)."""
+    batch, n = a.shape[-2], a.shape[-1]
+    return a.reshape((a.size // (batch * n), batch, n))
 
 
 @njit(cache=True, inline="always")
@@ -405,6 +428,15 @@ def zero(a):
     flat = a.reshape(a.size)
     for k in range(flat.shape[0]):
         flat[k] = 0
+
+
+@njit(cache=True)
+def zero_copy(b, a):
+    """:func:`zero` for copy ``b`` of an array (..., B, n) (the batch axis second to last)."""
+    rows = by_copy(a)
+    for r in range(rows.shape[0]):
+        for i in range(rows.shape[2]):
+            rows[r, b, i] = 0
 
 
 @njit(cache=True, inline="always")
