@@ -630,7 +630,8 @@ class PhaseLearning(_ProtocolStage):
         args = (lines.array(own, err), lines.array(own, pspf), lines.array(own, "active"))
         gain = f"{lines.array(own, 'gains')}[{gain}]"
         if not lines.cuda:
-            lines.each(indent, rules.apply_update, None, (), wt, state, row_bias, *args, gain)
+            kernel = rules.apply_update_threaded if lines.out.parallel else rules.apply_update
+            lines.each(indent, kernel, None, (), wt, state, row_bias, *args, gain)
             return
         lines.emit(f"g = {lines.out.use(rules.update_gain)}({args[2]}, {gain})", indent)
         lines.each(indent, None, rules.update_weight_cell, j.store.get(j.owner, "wt").shape, wt, *args, "g")

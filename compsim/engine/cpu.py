@@ -230,7 +230,7 @@ class _GlobalWriter:
 
     def __init__(self, out, when):
         self.out, self.when = out, when
-        self.store = out.store
+        self.store, self.parallel = out.store, out.parallel
 
     def emit(self, text, indent=0):
         self.out.emit_global(self.when, text, indent)

@@ -50,7 +50,7 @@ kernel does the same arithmetic in the same order for it, and its per-element
 form carries the suffix ``_cell``.
 """
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 from ..checks import check_number, check_positive
 from ..fastmath import flush_subnormal, sigmoid
@@ -340,19 +340,41 @@ def apply_update(wt, state, row_bias, err, psp_f, active, gain):
     g = update_gain(active, gain)
     if g == 0.0:
         return
-    n_pre, n_post = wt.shape
-    for j in range(n_pre):
-        row = wt[j]
-        for b in range(err.shape[0]):
-            if active[b] == 0:
-                continue
-            p = g * psp_f[b, j]
-            if p != 0.0:
-                e = err[b]
-                for i in range(n_post):
-                    row[i] += p * e[i]
+    for j in range(wt.shape[0]):
+        _update_row(j, wt, err, psp_f, active, g)
+    _update_biases(state, row_bias, err, active, g)
+
+
+@njit(cache=True, parallel=True, _nrt=True)  # a parallel loop needs Numba's runtime (the chunk loop runs without)
+def apply_update_threaded(wt, state, row_bias, err, psp_f, active, gain):
+    """:func:`apply_update` with the rows of ``wt`` shared out over the threads (each weight gets the same terms in
+    the same order: the same result)."""
+    g = update_gain(active, gain)
+    if g == 0.0:
+        return
+    for j in prange(wt.shape[0]):
+        _update_row(j, wt, err, psp_f, active, g)
+    _update_biases(state, row_bias, err, active, g)
+
+
+@njit(cache=True, inline="always")
+def _update_row(j, wt, err, psp_f, active, g):
+    """Row ``j`` of ``wt``: ``+= g psp_f[b, j] err[b]`` for the active copies b in order."""
+    row = wt[j]
+    for b in range(err.shape[0]):
+        if active[b] == 0:
+            continue
+        p = g * psp_f[b, j]
+        if p != 0.0:
+            e = err[b]
+            for i in range(row.shape[0]):
+                row[i] += p * e[i]
+
+
+@njit(cache=True, inline="always")
+def _update_biases(state, row_bias, err, active, g):
     if row_bias >= 0:
-        for i in range(n_post):
+        for i in range(err.shape[1]):
             update_bias_cell(i, state, row_bias, err, active, g)
 
 
