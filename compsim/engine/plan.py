@@ -31,6 +31,13 @@ A projection made with ``same_step=True`` is the exception: its presynaptic spik
 are collected and delivered right after the presynaptic population's own stage
 (in ``sources`` or ``populations``), due in step t itself, so that a population
 updated later in the step sees them (layer by layer, as in Guerguiev et al.'s code).
+
+With a batch on threads, the CPU loop may run *copy-major* instead
+(:data:`compsim.engine.cpu.COPY_MAJOR`): when every stage can work on one copy
+at a time (:meth:`Stage.per_copy`), each thread takes its copies through a
+segment of steps, phase by phase as above within each step, and what all copies
+share (a protocol's weight update) runs between segments. Each copy sees the
+order above, so the results are the same bit for bit.
 """
 
 PHASES = ("sources", "populations", "spikes", "delivery", "plasticity", "monitors")
