@@ -42,11 +42,10 @@ def measure_original(repo, n_images):
 
 
 def measure(mode, batch, n_images, threads, backend="cpu"):
-    exp = Experiment(mode=mode, batch=batch, n_train=n_images, n_test=max(batch, n_images // 4), backend=backend)
+    exp = Experiment(mode=mode, batch=batch, n_train=n_images, n_test=max(batch, n_images // 4), backend=backend,
+                     threads=threads)
     x, y, xt, yt = load_data(exp)
     seg, training = build(exp)
-    if threads > 1:
-        seg.net.parallel, seg.net.threads = True, threads
     t0 = time.perf_counter()
     training.train(x[:batch], y[:batch])  # compiles (or loads from the cache) and warms up
     training.test(xt[:batch], yt[:batch])

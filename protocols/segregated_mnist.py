@@ -76,6 +76,7 @@ class Experiment:
     test_before: bool = True
     test_every: int | None = None  # also test every this many training examples (None: after each epoch only)
     backend: str = "cpu"  # or "cuda" (compsim.engine.cuda): the same results on a GPU
+    threads: int | None = None  # CPU threads sharing out the batch copies (None: every core in fast mode, 1 in faithful)
 
     def __post_init__(self):
         self.hidden = tuple(int(n) for n in np.atleast_1d(self.hidden))
@@ -85,12 +86,21 @@ class Experiment:
             raise ValueError(f"Experiment: parameter 'backend' must be 'cpu' or 'cuda', got {self.backend!r}")
         if self.mode == "faithful" and self.batch != 1:
             raise ValueError("Experiment: mode 'faithful' runs one example at a time (batch = 1); use mode='fast'")
-        for name in ("batch", "epochs", "n_train", "n_test"):
+        for name in ("batch", "epochs", "n_train", "n_test", "threads"):
             value = getattr(self, name)
-            if value is None and name in ("n_train", "n_test"):
+            if value is None and name in ("n_train", "n_test", "threads"):
                 continue
             if not isinstance(value, (int, np.integer)) or value < (0 if name == "epochs" else 1):
                 raise ValueError(f"Experiment: parameter '{name}' must be a positive integer, got {value!r}")
+
+    def cpu_threads(self):
+        """Threads of the CPU loop: ``threads``, or every core (Numba's threads) in fast mode and 1 in faithful mode
+        (its one copy gains nothing from more)."""
+        import numba
+
+        if self.threads is not None:
+            return min(self.threads, numba.config.NUMBA_NUM_THREADS)
+        return numba.config.NUMBA_NUM_THREADS if self.batch > 1 else 1
 
     def learning_rates(self):
         etas = self.etas if self.etas is not None else PAPER_ETAS.get(len(self.hidden))
@@ -191,7 +201,8 @@ def build(exp):
         exp.hidden, seed=exp.seed, dt=1.0, g_a=0.0, batch=exp.batch,
         method="euler" if faithful else "exponential_euler", spike_mode="poisson_events",
         synapse=cs.TruncatedDoubleExponential() if faithful else cs.DoubleExponential(3.0, 10.0),
-        sparse_feedback=exp.sparse_feedback, same_step=faithful, parallel=False, backend=exp.backend)
+        sparse_feedback=exp.sparse_feedback, same_step=faithful, backend=exp.backend,
+        parallel=exp.cpu_threads() > 1, threads=exp.cpu_threads())  # threads share out the copies (copy-major)
     rule = SegregatedLearning(exp.learning_rates(), feedback=exp.feedback, feedback_etas=exp.feedback_etas)
     return seg, SegregatedTraining(seg, rule, test_ms=exp.test_ms, seed=exp.seed)
 
@@ -298,6 +309,9 @@ def main(argv=None):
     ap.add_argument("--test-every", type=int, default=None, help="also test every this many training examples")
     ap.add_argument("--resume", action="store_true", help="continue from the checkpoint in --outdir")
     ap.add_argument("--backend", choices=("cpu", "cuda"), default="cpu", help="cuda: run on a GPU (same results)")
+    ap.add_argument("--threads", type=int, default=None,
+                    help="CPU threads sharing out the batch (default: every core in fast mode, 1 in faithful; "
+                         "the same results whatever the number)")
     args = ap.parse_args(argv)
     batch = args.batch if args.batch is not None else (64 if args.mode == "fast" else 1)
     exp = Experiment(hidden=tuple(int(n) for n in args.hidden.split(",")), mode=args.mode, batch=batch,
@@ -306,6 +320,7 @@ def main(argv=None):
                      eta_scale=args.eta_scale, feedback=args.feedback, sparse_feedback=args.sparse_feedback,
                      feedback_etas=tuple(float(e) for e in args.feedback_etas.split(",")) if args.feedback_etas else None,
                      test_ms=args.test_ms, seed=args.seed, test_every=args.test_every, backend=args.backend,
+                     threads=args.threads,
                      train_files=tuple(args.train_files) if args.train_files else None,
                      test_files=tuple(args.test_files) if args.test_files else None)
     curve, _ = run(exp, args.outdir, resume=args.resume)

@@ -95,10 +95,8 @@ def test_divergence_in_one_copy_is_reported_as_step_by_step():
 
 
 def _training(threads, batch=4):
-    exp = Experiment(mode="fast", batch=batch, n_train=12, n_test=6, test_ms=40.0)
+    exp = Experiment(mode="fast", batch=batch, n_train=12, n_test=6, test_ms=40.0, threads=threads)
     seg, training = build(exp)
-    if threads:
-        seg.net.parallel, seg.net.threads = True, threads
     x, y, xt, yt = load_data(exp)
     return seg, training, (x, y, xt, yt)
 
@@ -107,16 +105,25 @@ def test_segregated_fast_mode_trains_identically_copy_major():
     """The two-phase protocol in the copy-major loop: segments end at phase ends, the weight updates run between
     them; training (with a last round that leaves a copy idle) and testing give the same weights, biases and outputs."""
     results = []
-    for threads in (0, 2):
+    for threads in (1, 2):
         seg, training, (x, y, xt, yt) = _training(threads)
         before = training.test(xt, yt)
         trained = training.train(x[:10], y[:10])  # 3 rounds of 4: copies 2 and 3 idle in the last
         trained2 = training.train(x, y)
         after = training.test(xt, yt)
-        assert ("def copy_steps(" in seg.net.source) == bool(threads)
+        assert ("def copy_steps(" in seg.net.source) == (threads > 1)
         results.append((before.mean_output, trained.mean_output, trained2.mean_output, after.mean_output,
                         final_state(seg.net)))
     for a, b in zip(results[0][:4], results[1][:4]):
         np.testing.assert_array_equal(a, b)
     assert_same_state(results[0][4], results[1][4])
     assert not np.array_equal(results[0][0], results[0][3])  # it learned something
+
+
+def test_experiment_threads():
+    """Fast mode shares its copies out over every core by default; faithful mode runs on one thread."""
+    assert Experiment(mode="fast", batch=4).cpu_threads() == numba.config.NUMBA_NUM_THREADS
+    assert Experiment().cpu_threads() == 1
+    assert Experiment(mode="fast", batch=4, threads=1).cpu_threads() == 1
+    with pytest.raises(ValueError, match="'threads'"):
+        Experiment(threads=0)
