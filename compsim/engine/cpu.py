@@ -276,14 +276,16 @@ def first_copy_stop(copy_stop, status, step0):
     """After a copy-major segment: if a copy stopped (a non-finite state), report the earliest (step, population,
     cell) in ``status`` and return True (the copies that did not stop have run on to the segment's end)."""
     first = -1
-    for b in range(copy_stop.shape[0]):
-        if copy_stop[b, 0] >= 0 and (first < 0 or (copy_stop[b, 0], copy_stop[b, 1]) < (copy_stop[first, 0], copy_stop[first, 1])):
+    for b in range(copy_stop.shape[0]):  # the earliest step, then the first population, then the first copy
+        stopped = copy_stop[b, 0] >= 0
+        if stopped and (first < 0 or (copy_stop[b, 0], copy_stop[b, 1]) < (copy_stop[first, 0], copy_stop[first, 1])):
             first = b
     if first < 0:
         return False
+    step, population, cell = copy_stop[first, 0], copy_stop[first, 1], copy_stop[first, 2]
     status[STOP_REASON] = STOP_NONFINITE
-    status[BAD_STEP], status[BAD_POPULATION], status[BAD_CELL] = copy_stop[first, 0], copy_stop[first, 1], copy_stop[first, 2]
-    status[STEPS_DONE] = copy_stop[first, 0] - step0 + 1
+    status[BAD_STEP], status[BAD_POPULATION], status[BAD_CELL] = step, population, cell
+    status[STEPS_DONE] = step - step0 + 1
     return True
 
 
