@@ -360,34 +360,19 @@ class PhaseStart(_ProtocolStage):
     verb = "start phases"
 
     def write(self, lines):
-        proto = self.subject
-        seg, own, B = proto.seg, proto.owner, proto.net.batch
-        a = {k: lines.array(own, k) for k in ("clock", "phase_end", "phase_kind", "phase_example", "images",
-                                               "targets", "active")}
-        rates = lines.array(seg.inp.owner, "rates")
-        o_state = lines.array(seg.out.owner, "state")
-        rows = seg.out.var_names
-        lines.out.comment("two-phase protocol: start of a phase")
-        lines.emit(f"if {a['clock']}[1] == 0 and {a['clock']}[0] < {a['phase_end']}.shape[0]:", 0)
-        lines.emit(f"ph = {a['clock']}[0]", 1)
-        lines.each(1, None, show_image, (B, seg.inp.n), "ph", a["phase_example"], a["images"], rates)
-        lines.each(1, None, teach, (B, seg.out.n), "ph", f"{a['phase_kind']}[ph]", a["phase_example"],
-                   a["targets"], o_state, rows.index("g_exc"), rows.index("g_inh"))
-        lines.each(1, None, mark_active, (B,), "ph", a["phase_example"], a["active"])
-        lines.emit(f"if {a['phase_kind']}[ph] == {TEST}:", 1)
-        for pop in (*seg.hidden, seg.out):
-            lines.each(2, None, zero_state_row, (B, pop.n), lines.array(pop.owner, "state"),
-                       pop.var_names.index("v_soma"))
-        for j in proto.net.projections:
-            for field in ("trace", "ring"):
-                lines.flat(2, rules.zero, rules.zero_cell, j.owner, field)
-        for name in [f"pre{m}" for m in range(len(seg.forward))] + (["fbpre"] if proto.learns_feedback else []):
-            lines.flat(2, rules.zero, rules.zero_cell, own, name)
-        lines.serial(1, f"{a['clock']}[1] = 1")
-
+        clock = self._start(lines, "")
+        lines.serial(1, f"{clock}[1] = 1")
 
     def per_copy(self):
         return _batch_axes_fit(self.subject, self._cleared())
+
+    def emit_copy(self, out):
+        """At a segment's first step, if a phase begins: copy ``b``'s image, teaching and (test) cleared state;
+        after the segment, the phase has begun."""
+        clock = self._start(_Lines(out, cuda=False, copy=True), "s == s0 and ")
+        after = out.global_writer("after")
+        after.emit(f"if {clock}[0] < {out.array(self.subject.owner, 'phase_end')}.shape[0]:")
+        after.emit(f"{clock}[1] = 1", 1)
 
     def _cleared(self):
         """The (owner, field) arrays a test phase clears: every projection's traces and ring, the presynaptic
@@ -397,21 +382,20 @@ class PhaseStart(_ProtocolStage):
         names = [f"pre{m}" for m in range(len(proto.seg.forward))] + (["fbpre"] if proto.learns_feedback else [])
         return [a for a in arrays + [(proto.owner, name) for name in names] if proto.net.store.get(*a).size]
 
-    def emit_copy(self, out):
-        """At a segment's first step, if a phase begins: copy ``b``'s image, teaching and (test) cleared state;
-        after the segment, the phase has begun."""
+    def _start(self, lines, first):
+        """The lines starting a phase that has not begun (``first``: a further condition); returns the clock's
+        name."""
         proto = self.subject
         seg, own, B = proto.seg, proto.owner, proto.net.batch
-        lines = _Lines(out, cuda=False, copy=True)
         a = {k: lines.array(own, k) for k in ("clock", "phase_end", "phase_kind", "phase_example", "images",
                                                "targets", "active")}
+        rates = lines.array(seg.inp.owner, "rates")
         o_state = lines.array(seg.out.owner, "state")
         rows = seg.out.var_names
-        out.comment("two-phase protocol: start of a phase (copy b)")
-        lines.emit(f"if s == s0 and {a['clock']}[1] == 0 and {a['clock']}[0] < {a['phase_end']}.shape[0]:", 0)
+        lines.out.comment("two-phase protocol: start of a phase")
+        lines.emit(f"if {first}{a['clock']}[1] == 0 and {a['clock']}[0] < {a['phase_end']}.shape[0]:", 0)
         lines.emit(f"ph = {a['clock']}[0]", 1)
-        lines.each(1, None, show_image, (B, seg.inp.n), "ph", a["phase_example"], a["images"],
-                   lines.array(seg.inp.owner, "rates"))
+        lines.each(1, None, show_image, (B, seg.inp.n), "ph", a["phase_example"], a["images"], rates)
         lines.each(1, None, teach, (B, seg.out.n), "ph", f"{a['phase_kind']}[ph]", a["phase_example"],
                    a["targets"], o_state, rows.index("g_exc"), rows.index("g_inh"))
         lines.each(1, None, mark_active, (B,), "ph", a["phase_example"], a["active"])
@@ -420,10 +404,11 @@ class PhaseStart(_ProtocolStage):
             lines.each(2, None, zero_state_row, (B, pop.n), lines.array(pop.owner, "state"),
                        pop.var_names.index("v_soma"))
         for owner, field in self._cleared():
-            lines.emit(f"{out.use(rules.zero_copy)}(b, {lines.array(owner, field)})", 2)
-        after = out.global_writer("after")
-        after.emit(f"if {a['clock']}[0] < {a['phase_end']}.shape[0]:")
-        after.emit(f"{a['clock']}[1] = 1", 1)
+            if lines.copy:
+                lines.emit(f"{lines.out.use(rules.zero_copy)}(b, {lines.array(owner, field)})", 2)
+            else:
+                lines.flat(2, rules.zero, rules.zero_cell, owner, field)
+        return a["clock"]
 
 
 def _batch_axes_fit(proto, arrays):
@@ -444,32 +429,20 @@ class PhaseLearning(_ProtocolStage):
     verb = "average and learn"
 
     def write(self, lines):
+        clock = lines.array(self.subject.owner, "clock")
+        lines.out.comment("two-phase protocol: averages and learning")
+        self._sums(lines)
+        lines.emit("if step == end - 1:", 1)
+        self._phase_end(lines, self._learn)
+        lines.serial(2, f"{clock}[0] = ph + 1", f"{clock}[1] = 0")
+
+    def _phase_end(self, lines, learn):
+        """At a phase's last step: the window means; after a target phase ``learn(lines, indent)``, else the
+        output's guess is kept."""
         proto = self.subject
         seg, own, B = proto.seg, proto.owner, proto.net.batch
         A = lambda field: lines.array(own, field)  # noqa: E731
         L = len(seg.hidden)
-        lam = repr(proto.lambda_max)
-        lines.out.comment("two-phase protocol: averages and learning")
-        lines.emit(f"ph = {A('clock')}[0]", 0)
-        lines.emit(f"if ph < {A('phase_end')}.shape[0]:", 0)
-        lines.emit(f"kind = {A('phase_kind')}[ph]", 1)
-        lines.emit(f"end = {A('phase_end')}[ph]", 1)
-        lines.emit(f"win = step >= end - {A('window')}[ph]", 1)
-        filtered = [(j, f"pre{m}", f"psp{m}") for m, j in enumerate(seg.forward)]
-        if proto.learns_feedback:
-            filtered.append((seg.feedback[0], "fbpre", "fbpsp"))
-        for j, pre, psp in filtered:
-            self._presynaptic(lines, j, A(pre), A(psp), f"win and kind == {FORWARD}")
-        lines.emit("if win:", 1)
-        lines.emit(f"if kind != {TEST}:", 2)
-        for m, h in enumerate(seg.hidden):
-            rows = h.var_names
-            lines.each(3, None, rules.add_hidden, (B, h.n), lines.array(h.owner, "state"),
-                       rows.index("v_soma"), rows.index("v_apical"), A(f"hsum{m}"))
-        o_state = lines.array(seg.out.owner, "state")
-        lines.each(2, None, rules.add_output, (B, seg.out.n), o_state,
-                   seg.out.var_names.index("v_soma"), lam, A("osum"))
-        lines.emit("if step == end - 1:", 1)
         lines.sync(2)
         lines.emit(f"w = float({A('window')}[ph])", 2)
         lines.emit(f"if kind == {TARGET}:", 2)
@@ -477,7 +450,7 @@ class PhaseLearning(_ProtocolStage):
         for m in range(L):
             self._close(lines, 3, f"hsum{m}", f"ht{m}")
         lines.sync(3)
-        self._learn(lines, 3)
+        learn(lines, 3)
         lines.emit("else:", 2)  # forward or test phase: keep the means and the output's guess
         self._close(lines, 3, "osum", "of")
         lines.sync(3)
@@ -490,7 +463,6 @@ class PhaseLearning(_ProtocolStage):
             self._close(lines, 4, f"psp{m}", f"pspf{m}")
         if proto.learns_feedback:
             self._close(lines, 4, "fbpsp", "fbpspf")
-        lines.serial(2, f"{A('clock')}[0] = ph + 1", f"{A('clock')}[1] = 0")
 
     def per_copy(self):
         """Not with FIR kernels (their presynaptic windows read the spike lists of the whole batch)."""
@@ -504,50 +476,16 @@ class PhaseLearning(_ProtocolStage):
         """Per copy and step: the presynaptic filters, window sums and, at a phase's last step, the copy's means and
         errors. A segment of steps ends at a phase's last step; after it, the weight updates shared by the copies
         (after a target phase) and the next phase."""
-        proto = self.subject
-        seg, own, B = proto.seg, proto.owner, proto.net.batch
         lines = _Lines(out, cuda=False, copy=True)
-        A = lambda field: lines.array(own, field)  # noqa: E731
-        L = len(seg.hidden)
+        A = lambda field: lines.array(self.subject.owner, field)  # noqa: E731
         n_phases = f"{A('phase_end')}.shape[0]"
         before = out.global_writer("before")
         before.emit(f"if {A('clock')}[0] < {n_phases}:")
         before.emit(f"s1 = min(s1, {A('phase_end')}[{A('clock')}[0]] - step0)", 1)
         out.comment("two-phase protocol: averages (copy b)")
-        lines.emit(f"ph = {A('clock')}[0]", 0)
-        lines.emit(f"if ph < {n_phases}:", 0)
-        lines.emit(f"kind = {A('phase_kind')}[ph]", 1)
-        lines.emit(f"end = {A('phase_end')}[ph]", 1)
-        lines.emit(f"win = step >= end - {A('window')}[ph]", 1)
-        filtered = [(j, f"pre{m}", f"psp{m}") for m, j in enumerate(seg.forward)]
-        if proto.learns_feedback:
-            filtered.append((seg.feedback[0], "fbpre", "fbpsp"))
-        for j, pre, psp in filtered:
-            cnt = f"{lines.array(j.pre.owner, 'cnt')}[0]"
-            lines.emit(f"{out.use(rules.presynaptic_traces_copy)}(b, {cnt}, {A(pre)}, {lines.array(j.owner, 'decay')}, "
-                       f"{A(psp)}, win and kind == {FORWARD}, {0 if j.same_step else 1})", 1)
-        lines.emit("if win:", 1)
-        lines.emit(f"if kind != {TEST}:", 2)
-        for m, h in enumerate(seg.hidden):
-            rows = h.var_names
-            lines.each(3, None, rules.add_hidden, (B, h.n), lines.array(h.owner, "state"),
-                       rows.index("v_soma"), rows.index("v_apical"), A(f"hsum{m}"))
-        lines.each(2, None, rules.add_output, (B, seg.out.n), lines.array(seg.out.owner, "state"),
-                   seg.out.var_names.index("v_soma"), repr(proto.lambda_max), A("osum"))
+        self._sums(lines)
         lines.emit("if step == end - 1:", 1)
-        lines.emit(f"w = float({A('window')}[ph])", 2)
-        close = out.use(rules.close_window_copy)
-        lines.emit(f"if kind == {TARGET}:", 2)
-        for sums, means in [("osum", "ot")] + [(f"hsum{m}", f"ht{m}") for m in range(L)]:
-            lines.emit(f"{close}(b, {A(sums)}, w, {A(means)})", 3)
-        self._errors(lines, 3)
-        lines.emit("else:", 2)
-        lines.emit(f"{close}(b, {A('osum')}, w, {A('of')})", 3)
-        lines.each(3, None, copy_output, (B, seg.out.n), f"{A('outputs')}[{A('phase_round')}[ph]]", f"{A('of')}[0]")
-        lines.emit(f"if kind == {FORWARD}:", 3)
-        closed = [(f"hsum{m}", f"hf{m}") for m in range(L)] + [(f"psp{m}", f"pspf{m}") for m in range(L + 1)]
-        for sums, means in closed + ([("fbpsp", "fbpspf")] if proto.learns_feedback else []):
-            lines.emit(f"{close}(b, {A(sums)}, w, {A(means)})", 4)
+        self._phase_end(lines, self._errors)  # the updates use every copy's errors: after the segment
         after = _Lines(out.global_writer("after"), cuda=False)
         after.emit(f"ph = {A('clock')}[0]", 0)
         after.emit(f"if ph < {n_phases} and {A('phase_end')}[ph] - step0 == s1:", 0)
@@ -556,12 +494,48 @@ class PhaseLearning(_ProtocolStage):
         after.emit(f"{A('clock')}[0] = ph + 1", 1)
         after.emit(f"{A('clock')}[1] = 0", 1)
 
+    def _sums(self, lines):
+        """Inside ``if ph < number of phases:`` (with ``kind``, ``end``, ``win``): the presynaptic filters and the
+        window sums of the step."""
+        proto = self.subject
+        seg, own, B = proto.seg, proto.owner, proto.net.batch
+        A = lambda field: lines.array(own, field)  # noqa: E731
+        for j, pre, psp in self._phase_head(lines):
+            self._presynaptic(lines, j, A(pre), A(psp), f"win and kind == {FORWARD}")
+        lines.emit("if win:", 1)
+        lines.emit(f"if kind != {TEST}:", 2)
+        for m, h in enumerate(seg.hidden):
+            rows = h.var_names
+            lines.each(3, None, rules.add_hidden, (B, h.n), lines.array(h.owner, "state"),
+                       rows.index("v_soma"), rows.index("v_apical"), A(f"hsum{m}"))
+        lines.each(2, None, rules.add_output, (B, seg.out.n), lines.array(seg.out.owner, "state"),
+                   seg.out.var_names.index("v_soma"), repr(proto.lambda_max), A("osum"))
+
+    def _phase_head(self, lines):
+        """``ph``, ``kind``, ``end`` and ``win`` (in the averaging window) of the current phase, inside ``if ph <
+        number of phases:``; returns the filtered presynaptic trains ``(projection, pre, psp)``."""
+        proto = self.subject
+        A = lambda field: lines.array(proto.owner, field)  # noqa: E731
+        lines.emit(f"ph = {A('clock')}[0]", 0)
+        lines.emit(f"if ph < {A('phase_end')}.shape[0]:", 0)
+        lines.emit(f"kind = {A('phase_kind')}[ph]", 1)
+        lines.emit(f"end = {A('phase_end')}[ph]", 1)
+        lines.emit(f"win = step >= end - {A('window')}[ph]", 1)
+        filtered = [(j, f"pre{m}", f"psp{m}") for m, j in enumerate(proto.seg.forward)]
+        if proto.learns_feedback:
+            filtered.append((proto.seg.feedback[0], "fbpre", "fbpsp"))
+        return filtered
+
     def _presynaptic(self, lines, j, pre, psp, in_window):
         """The window sums of projection ``j``'s filtered presynaptic spike trains (as its targets see them)."""
         own, B = self.subject.owner, self.subject.net.batch
         cnt = f"{lines.array(j.pre.owner, 'cnt')}[0]"
         factors = lines.array(j.owner, "decay")
         lag = 0 if j.same_step else 1
+        if lines.copy:  # copy b (exponential kernels: per_copy())
+            lines.emit(f"{lines.out.use(rules.presynaptic_traces_copy)}(b, {cnt}, {pre}, {factors}, {psp}, {in_window}, "
+                       f"{lag})", 1)
+            return
         if not j.fir:
             lines.each(1, rules.presynaptic_traces, rules.presynaptic_trace_cell, (B, j.pre.n), cnt, pre, factors,
                        psp, in_window, lag)
@@ -575,6 +549,10 @@ class PhaseLearning(_ProtocolStage):
 
     def _close(self, lines, indent, sums, means):
         own = self.subject.owner
+        if lines.copy:
+            lines.emit(f"{lines.out.use(rules.close_window_copy)}(b, {lines.array(own, sums)}, w, "
+                       f"{lines.array(own, means)})", indent)
+            return
         lines.each(indent, rules.close_window, rules.close_cell, (lines.size(own, sums),), lines.array(own, sums), "w",
                    lines.array(own, means))
 
@@ -630,8 +608,7 @@ class PhaseLearning(_ProtocolStage):
         args = (lines.array(own, err), lines.array(own, pspf), lines.array(own, "active"))
         gain = f"{lines.array(own, 'gains')}[{gain}]"
         if not lines.cuda:
-            kernel = rules.apply_update_threaded if lines.out.parallel else rules.apply_update
-            lines.each(indent, kernel, None, (), wt, state, row_bias, *args, gain)
+            lines.each(indent, rules.apply_update, None, (), wt, state, row_bias, *args, gain)
             return
         lines.emit(f"g = {lines.out.use(rules.update_gain)}({args[2]}, {gain})", indent)
         lines.each(indent, None, rules.update_weight_cell, j.store.get(j.owner, "wt").shape, wt, *args, "g")

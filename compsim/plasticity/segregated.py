@@ -329,26 +329,15 @@ def feedback_error(b, i, mean_c_f, mean_a_f, lambda_max, err):
     err[b, i] = (lambda_max * sigmoid(mean_c_f[b, i]) - a) * a * (1.0 - a)
 
 
-@njit(cache=True)
+@njit(cache=True, parallel=True, _nrt=True)  # a parallel loop needs Numba's runtime (the chunk loop runs without)
 def apply_update(wt, state, row_bias, err, psp_f, active, gain):
     """``W += g/n E psp_fᵀ`` and ``b += g/n E``, summed over the active copies (copy 0 first), n = their number.
 
     ``wt`` (n_pre, n_post) is W transposed; the bias row of ``state`` changes in every copy alike
-    (``row_bias < 0``: no bias). Row by row (contiguous, vectorised); :func:`update_weight_cell` adds the same
-    terms to a weight in the same order.
+    (``row_bias < 0``: no bias). Row by row (contiguous, vectorised), the rows shared out over the threads;
+    each weight gets the same terms in the same order whatever the threads, and :func:`update_weight_cell`
+    adds them in that order too.
     """
-    g = update_gain(active, gain)
-    if g == 0.0:
-        return
-    for j in range(wt.shape[0]):
-        _update_row(j, wt, err, psp_f, active, g)
-    _update_biases(state, row_bias, err, active, g)
-
-
-@njit(cache=True, parallel=True, _nrt=True)  # a parallel loop needs Numba's runtime (the chunk loop runs without)
-def apply_update_threaded(wt, state, row_bias, err, psp_f, active, gain):
-    """:func:`apply_update` with the rows of ``wt`` shared out over the threads (each weight gets the same terms in
-    the same order: the same result)."""
     g = update_gain(active, gain)
     if g == 0.0:
         return
