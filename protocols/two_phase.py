@@ -600,13 +600,25 @@ class PhaseLearning(_ProtocolStage):
                        lines.array(seg.forward[L].owner, "wt"), lines.array(fb.owner, "wt"))
             self._keep_signs(lines, indent, [fb])
 
-    def _update(self, lines, indent, j, post, bias, err, pspf, gain):
+    def _update(self, lines, indent, j, post, bias, err, pspf, gain_index):
         """The rule's change of projection ``j``'s weights and of ``post``'s biases (``bias``: their variable)."""
         own = self.subject.owner
         wt, state = lines.array(j.owner, "wt"), lines.array(post.owner, "state")
         row_bias = -1 if bias is None else post.var_names.index(bias)
         args = (lines.array(own, err), lines.array(own, pspf), lines.array(own, "active"))
-        gain = f"{lines.array(own, 'gains')}[{gain}]"
+        gain = f"{lines.array(own, 'gains')}[{gain_index}]"
+        if not lines.cuda and lines.out.parallel:  # the rows shared out over the threads, in a helper of its own
+            f = lines.out.function(f"update_w{j.index}", (), parallel=True)
+            wt, state = f.array(j.owner, "wt"), f.array(post.owner, "state")
+            err, pspf, active = (f.array(own, k) for k in (err, pspf, "active"))
+            f.emit(1, f"g = {f.out.use(rules.update_gain)}({active}, {f.array(own, 'gains')}[{gain_index}])")
+            f.emit(1, "if g != 0.0:")
+            f.emit(2, f"for j in prange({wt}.shape[0]):")
+            f.emit(3, f"{f.out.use(rules.update_row)}(j, {wt}, {err}, {pspf}, {active}, g)")
+            f.emit(2, f"{f.out.use(rules.update_biases)}({state}, {row_bias}, {err}, {active}, g)")
+            lines.out.add_function(f)
+            lines.emit(f.call(), indent)
+            return
         if not lines.cuda:
             lines.each(indent, rules.apply_update, None, (), wt, state, row_bias, *args, gain)
             return

@@ -244,6 +244,12 @@ class _GlobalWriter:
     def use(self, function, alias=None):
         return self.out.use(function, alias)
 
+    def function(self, name, fixed_args, parallel=False, refcounts=True):
+        return self.out.function(name, fixed_args, parallel, refcounts)
+
+    def add_function(self, function):
+        self.out.add_function(function)
+
 
 def runs_copy_major(plan, batch, parallel):
     """Whether the chunk loop runs copy-major (:data:`COPY_MAJOR`): threads, a batch, and stages that each work

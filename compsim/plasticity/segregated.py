@@ -50,7 +50,7 @@ kernel does the same arithmetic in the same order for it, and its per-element
 form carries the suffix ``_cell``.
 """
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from ..checks import check_number, check_positive
 from ..fastmath import flush_subnormal, sigmoid
@@ -329,25 +329,25 @@ def feedback_error(b, i, mean_c_f, mean_a_f, lambda_max, err):
     err[b, i] = (lambda_max * sigmoid(mean_c_f[b, i]) - a) * a * (1.0 - a)
 
 
-@njit(cache=True, parallel=True, _nrt=True)  # a parallel loop needs Numba's runtime (the chunk loop runs without)
+@njit(cache=True)
 def apply_update(wt, state, row_bias, err, psp_f, active, gain):
     """``W += g/n E psp_fᵀ`` and ``b += g/n E``, summed over the active copies (copy 0 first), n = their number.
 
     ``wt`` (n_pre, n_post) is W transposed; the bias row of ``state`` changes in every copy alike
-    (``row_bias < 0``: no bias). Row by row (contiguous, vectorised), the rows shared out over the threads;
-    each weight gets the same terms in the same order whatever the threads, and :func:`update_weight_cell`
-    adds them in that order too.
+    (``row_bias < 0``: no bias). Row by row (contiguous, vectorised): :func:`update_row`, which a threaded
+    loop shares out over the threads (each weight gets the same terms in the same order whatever the
+    threads); :func:`update_weight_cell` adds them in that order too.
     """
     g = update_gain(active, gain)
     if g == 0.0:
         return
-    for j in prange(wt.shape[0]):
-        _update_row(j, wt, err, psp_f, active, g)
-    _update_biases(state, row_bias, err, active, g)
+    for j in range(wt.shape[0]):
+        update_row(j, wt, err, psp_f, active, g)
+    update_biases(state, row_bias, err, active, g)
 
 
 @njit(cache=True, inline="always")
-def _update_row(j, wt, err, psp_f, active, g):
+def update_row(j, wt, err, psp_f, active, g):
     """Row ``j`` of ``wt``: ``+= g psp_f[b, j] err[b]`` for the active copies b in order."""
     row = wt[j]
     for b in range(err.shape[0]):
@@ -361,7 +361,8 @@ def _update_row(j, wt, err, psp_f, active, g):
 
 
 @njit(cache=True, inline="always")
-def _update_biases(state, row_bias, err, active, g):
+def update_biases(state, row_bias, err, active, g):
+    """The biases' change (row ``row_bias`` of ``state``; none if it is negative): :func:`update_bias_cell`."""
     if row_bias >= 0:
         for i in range(err.shape[1]):
             update_bias_cell(i, state, row_bias, err, active, g)
