@@ -39,6 +39,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import numba
 import numpy as np
 
 import compsim as cs
@@ -96,8 +97,6 @@ class Experiment:
     def cpu_threads(self):
         """Threads of the CPU loop: ``threads``, or every core (Numba's threads) in fast mode and 1 in faithful mode
         (its one copy gains nothing from more)."""
-        import numba
-
         if self.threads is not None:
             return min(self.threads, numba.config.NUMBA_NUM_THREADS)
         return numba.config.NUMBA_NUM_THREADS if self.batch > 1 else 1

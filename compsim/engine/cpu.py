@@ -35,8 +35,7 @@ COPY_STOP_ARRAY = ("engine", "copy_stop")
 COPY_MAJOR = """Copy-major loop. With a batch and threads, the copies are independent between the steps at which
 something shared by all copies changes (a weight update at a protocol's phase end). When every stage can work on
 one copy at a time, the chunk runs as segments of steps between such events: in a segment each thread takes its
-copies through every step (one parallel launch per segment, not several per step; a copy's state stays in the
-core's cache), then the shared work runs. Each copy computes exactly what it computes step by step (the same
+copies through every step (one parallel launch per segment, not several per step), then the shared work runs. Each copy computes exactly what it computes step by step (the same
 operations in the same order), so the results are bit-identical to the step-major loop's."""
 
 
@@ -259,7 +258,7 @@ def runs_copy_major(plan, batch, parallel):
 
 def declare_copy_stop(store, batch):
     """The copy-major loop's record of where each copy stopped: (step, population, cell), step -1 if it did not."""
-    if not store.has(*COPY_STOP_ARRAY) or store.get(*COPY_STOP_ARRAY).shape[0] != batch:
+    if not store.has(*COPY_STOP_ARRAY):
         store.declare(*COPY_STOP_ARRAY, (batch, 3), np.int64, kind="scratch",
                       doc="copy-major loop: step, population and cell where each copy stopped (step -1: none)")
 
