@@ -77,7 +77,7 @@ class Experiment:
     test_before: bool = True
     test_every: int | None = None  # also test every this many training examples (None: after each epoch only)
     backend: str = "cpu"  # or "cuda" (compsim.engine.cuda): the same results on a GPU
-    threads: int | None = None  # CPU threads sharing out the batch copies (None: every core in fast mode, 1 in faithful)
+    threads: int | None = None  # CPU threads sharing out the batch copies (None: every core; 1 for a batch of one)
 
     def __post_init__(self):
         self.hidden = tuple(int(n) for n in np.atleast_1d(self.hidden))
@@ -95,11 +95,12 @@ class Experiment:
                 raise ValueError(f"Experiment: parameter '{name}' must be a positive integer, got {value!r}")
 
     def cpu_threads(self):
-        """Threads of the CPU loop: ``threads``, or every core (Numba's threads) in fast mode and 1 in faithful mode
-        (its one copy gains nothing from more)."""
-        if self.threads is not None:
-            return min(self.threads, numba.config.NUMBA_NUM_THREADS)
-        return numba.config.NUMBA_NUM_THREADS if self.batch > 1 else 1
+        """Threads of the CPU loop, which share out the batch copies: ``threads`` (default every core, Numba's
+        threads), and 1 for a batch of one (faithful mode: threading one copy's neuron loops only slows it down)."""
+        if self.batch == 1:
+            return 1
+        cores = numba.config.NUMBA_NUM_THREADS
+        return cores if self.threads is None else min(self.threads, cores)
 
     def learning_rates(self):
         etas = self.etas if self.etas is not None else PAPER_ETAS.get(len(self.hidden))
@@ -309,7 +310,7 @@ def main(argv=None):
     ap.add_argument("--resume", action="store_true", help="continue from the checkpoint in --outdir")
     ap.add_argument("--backend", choices=("cpu", "cuda"), default="cpu", help="cuda: run on a GPU (same results)")
     ap.add_argument("--threads", type=int, default=None,
-                    help="CPU threads sharing out the batch (default: every core in fast mode, 1 in faithful; "
+                    help="CPU threads sharing out the batch (default: every core; faithful mode's one copy runs on one; "
                          "the same results whatever the number)")
     args = ap.parse_args(argv)
     batch = args.batch if args.batch is not None else (64 if args.mode == "fast" else 1)

@@ -126,6 +126,7 @@ def test_experiment_threads():
     """Fast mode shares its copies out over every core by default; faithful mode runs on one thread."""
     assert Experiment(mode="fast", batch=4).cpu_threads() == numba.config.NUMBA_NUM_THREADS
     assert Experiment().cpu_threads() == 1
+    assert Experiment(threads=2).cpu_threads() == 1  # one copy: nothing to share out
     assert Experiment(mode="fast", batch=4, threads=1).cpu_threads() == 1
     with pytest.raises(ValueError, match="'threads'"):
         Experiment(threads=0)
