@@ -20,7 +20,9 @@ population state ``(n_vars, B, n)``, spike and event counts ``(1 + n_events, B, 
 projection traces ``(n_traces, B, n_post)``, delay rings ``(delay_steps + 1, B, n_post)``.
 The compiled chunk loop receives these arrays by name (``p0_state``, ``r2_ring``, ...),
 so a re-declared array (e.g. a monitor buffer grown between chunks) is picked up
-at the next call.
+at the next call. No two of the store's arrays share memory (:meth:`StateStore.adopt`
+copies an array that would): the chunk loop is compiled on that promise
+(:mod:`compsim.engine.noalias`).
 """
 from dataclasses import dataclass
 
@@ -69,9 +71,14 @@ class StateStore:
         return array
 
     def adopt(self, owner, field, array, *, kind, doc):
-        """Take ownership of an existing array (e.g. weights given by the user)."""
-        self._slots[self.key(owner, field)] = Slot(np.ascontiguousarray(array), kind, doc)
-        return self._slots[self.key(owner, field)].array
+        """Take ownership of an existing array (e.g. weights given by the user); a copy of it if it is not
+        contiguous or shares memory with another of the store's arrays."""
+        key = self.key(owner, field)
+        array = np.ascontiguousarray(array)
+        if self._overlapping(key, array):
+            array = array.copy()
+        self._slots[key] = Slot(array, kind, doc)
+        return array
 
     def replace(self, key, array):
         """Put ``array`` (same shape and dtype) in the place of slot ``key``'s array, e.g. a page-locked copy that a
@@ -80,9 +87,16 @@ class StateStore:
         if array.shape != slot.array.shape or array.dtype != slot.array.dtype:
             raise ValueError(f"StateStore.replace: {key} is {slot.array.dtype}{slot.array.shape}, "
                              f"got {array.dtype}{array.shape}")
+        overlapping = self._overlapping(key, array)
+        if overlapping:
+            raise ValueError(f"StateStore.replace: the array for {key} shares memory with {overlapping}")
         array[...] = slot.array
         self._slots[key] = Slot(array, slot.kind, slot.doc)
         return array
+
+    def _overlapping(self, key, array):
+        """The key of another slot whose array may share memory with ``array`` (None if none)."""
+        return next((k for k, s in self._slots.items() if k != key and np.may_share_memory(s.array, array)), None)
 
     def __getitem__(self, key):
         return self._slots[key].array
