@@ -99,7 +99,8 @@ class _Function:
     def text(self):
         runtime = self.refcounts or self.parallel  # parallel loops allocate (stated: callees inherit run_chunk's)
         alias = "" if self.parallel else _NO_ALIAS  # Numba decides for the bodies of parallel loops
-        head = [f"@njit(cache=True, parallel={self.parallel}, nogil=True, error_model=\"numpy\", _nrt={runtime}{alias})",
+        options = f"cache=True, parallel={self.parallel}, nogil=True, error_model=\"numpy\", _nrt={runtime}{alias}"
+        head = [f"@njit({options})",
                 f"def {self.name}({', '.join([*self.fixed_args, *self.args])}):"]
         return "\n".join(head + self.lines)
 

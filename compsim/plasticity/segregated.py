@@ -159,6 +159,7 @@ def _window_taps(taps, t, first, end):
 
 @njit(cache=True, inline="always")
 def _add_scaled(row, g, acc):
+    """``acc += g row``."""
     for i in range(acc.shape[0]):
         acc[i] += g * row[i]
 
@@ -334,30 +335,68 @@ def apply_update(wt, state, row_bias, err, psp_f, active, gain):
     """``W += g/n E psp_fᵀ`` and ``b += g/n E``, summed over the active copies (copy 0 first), n = their number.
 
     ``wt`` (n_pre, n_post) is W transposed; the bias row of ``state`` changes in every copy alike
-    (``row_bias < 0``: no bias). Row by row (contiguous, vectorised): :func:`update_row`, which a threaded
-    loop shares out over the threads (each weight gets the same terms in the same order whatever the
+    (``row_bias < 0``: no bias). By blocks of rows (contiguous, vectorised): :func:`update_rows`, which a
+    threaded loop shares out over the threads (each weight gets the same terms in the same order whatever the
     threads); :func:`update_weight_cell` adds them in that order too.
     """
     g = update_gain(active, gain)
     if g == 0.0:
         return
-    for j in range(wt.shape[0]):
-        update_row(j, wt, err, psp_f, active, g)
+    for block in range(update_blocks(wt)):
+        update_rows(block, wt, err, psp_f, active, g)
     update_biases(state, row_bias, err, active, g)
 
 
+#: rows of ``wt`` updated together by :func:`update_rows`
+UPDATE_ROWS = 4
+
+
 @njit(cache=True, inline="always")
-def update_row(j, wt, err, psp_f, active, g):
-    """Row ``j`` of ``wt``: ``+= g psp_f[b, j] err[b]`` for the active copies b in order."""
-    row = wt[j]
+def update_blocks(wt):
+    """The number of blocks of :data:`UPDATE_ROWS` rows of ``wt`` (the last may be shorter)."""
+    return (wt.shape[0] + UPDATE_ROWS - 1) // UPDATE_ROWS
+
+
+@njit(cache=True, inline="always")
+def update_rows(block, wt, err, psp_f, active, g):
+    """Rows ``j`` of block ``block`` of ``wt``: ``+= g psp_f[b, j] err[b]`` for the active copies b in order
+    (no term where ``psp_f[b, j]`` is 0).
+
+    Each weight gets the same terms in the same order as row by row, but the four rows of a block are
+    updated in one pass over ``err[b]`` when all four have a term from copy b: a copy's errors are
+    read from memory once per block instead of once per row.
+    """
+    j0 = block * UPDATE_ROWS
+    if j0 + UPDATE_ROWS > wt.shape[0]:
+        for j in range(j0, wt.shape[0]):
+            for b in range(err.shape[0]):
+                if active[b] != 0:
+                    _add_term(wt[j], g * psp_f[b, j], err[b])
+        return
+    r0, r1, r2, r3 = wt[j0], wt[j0 + 1], wt[j0 + 2], wt[j0 + 3]
     for b in range(err.shape[0]):
         if active[b] == 0:
             continue
-        p = g * psp_f[b, j]
-        if p != 0.0:
-            e = err[b]
-            for i in range(row.shape[0]):
-                row[i] += p * e[i]
+        e = err[b]
+        p0, p1, p2, p3 = g * psp_f[b, j0], g * psp_f[b, j0 + 1], g * psp_f[b, j0 + 2], g * psp_f[b, j0 + 3]
+        if p0 != 0.0 and p1 != 0.0 and p2 != 0.0 and p3 != 0.0:
+            for i in range(e.shape[0]):
+                r0[i] += p0 * e[i]
+                r1[i] += p1 * e[i]
+                r2[i] += p2 * e[i]
+                r3[i] += p3 * e[i]
+        else:
+            _add_term(r0, p0, e)
+            _add_term(r1, p1, e)
+            _add_term(r2, p2, e)
+            _add_term(r3, p3, e)
+
+
+@njit(cache=True, inline="always")
+def _add_term(row, p, e):
+    """``row += p e`` unless ``p`` is 0 (a weight gets no term from a copy whose presynaptic psp is 0)."""
+    if p != 0.0:
+        _add_scaled(e, p, row)
 
 
 @njit(cache=True, inline="always")
