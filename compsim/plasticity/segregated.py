@@ -200,14 +200,31 @@ def presynaptic_traces(cnt, traces, factors, sums, in_window, lag):
 
 @njit(cache=True, inline="always")
 def presynaptic_traces_copy(b, cnt, traces, factors, sums, in_window, lag):
-    """:func:`presynaptic_traces` for copy ``b`` (trace by trace over the copy's inputs: vectorised)."""
-    if lag == 0:
-        _advance_copy(b, cnt, traces, factors)
-    if in_window:
+    """:func:`presynaptic_traces` for copy ``b``: with two traces, one vectorised pass over the copy's inputs
+    (each count read once), else input by input."""
+    if traces.shape[0] != 2:
         for i in range(sums.shape[1]):
-            sums[b, i] += _trace_psp(b, i, traces, factors)
-    if lag != 0:
-        _advance_copy(b, cnt, traces, factors)
+            presynaptic_trace_cell(b, i, cnt, traces, factors, sums, in_window, lag)
+        return
+    count, x_decay, x_rise, acc = cnt[b], traces[0, b], traces[1, b], sums[b]
+    if in_window and lag != 0:
+        for i in range(count.shape[0]):
+            acc[i] += factors[2] * (x_decay[i] - x_rise[i])
+            _advance_pair(i, count, x_decay, x_rise, factors)
+    elif in_window:
+        for i in range(count.shape[0]):
+            _advance_pair(i, count, x_decay, x_rise, factors)
+            acc[i] += factors[2] * (x_decay[i] - x_rise[i])
+    else:
+        for i in range(count.shape[0]):
+            _advance_pair(i, count, x_decay, x_rise, factors)
+
+
+@njit(cache=True, inline="always")
+def _advance_pair(i, count, x_decay, x_rise, factors):
+    """Input ``i``'s two traces one step on (:func:`_advanced`)."""
+    x_decay[i] = _advanced(x_decay[i], factors[0], count[i])
+    x_rise[i] = _advanced(x_rise[i], factors[1], count[i])
 
 
 @njit(cache=True, inline="always")
@@ -219,14 +236,6 @@ def presynaptic_trace_cell(b, i, cnt, traces, factors, sums, in_window, lag):
         sums[b, i] += _trace_psp(b, i, traces, factors)
     if lag != 0:
         _advance_cell(b, i, cnt, traces, factors)
-
-
-@njit(cache=True, inline="always")
-def _advance_copy(b, cnt, traces, factors):
-    """Every trace of copy ``b`` one step on, trace by trace (the inner loop over inputs vectorises)."""
-    for t in range(traces.shape[0]):
-        for i in range(traces.shape[2]):
-            traces[t, b, i] = _advanced(traces[t, b, i], factors[t], cnt[b, i])
 
 
 @njit(cache=True, inline="always")
