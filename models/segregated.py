@@ -113,11 +113,14 @@ class _StochasticSoma(Model):
     def _soma_constants(self, p, dt, method, g_b, g_a):
         """Constants of both somas: ``euler`` (1: forward Euler), ``dt_tau = dt / tau``, the exact decay
         ``decay = exp(-dt (g_l + g_b + g_a) / (g_l tau))``, ``phi_dt = phi_max dt`` (expected spikes per step
-        at the maximal rate), ``gb_gl = g_b / g_l``, ``ga_gl = g_a / g_l``, ``inv_g_l = 1 / g_l``."""
+        at the maximal rate), ``gb_gl = g_b / g_l``, ``ga_gl = g_a / g_l``, ``inv_g_l = 1 / g_l`` and
+        ``inv_g_tot = 1 / (1 + g_b / g_l + g_a / g_l)`` (the steady state's divisor, as a factor: the update
+        multiplies instead of dividing)."""
         return {"euler": float(method == "euler"), "dt_tau": dt / p["tau"],
                 "decay": float(np.exp(-dt * (p["g_l"] + g_b + g_a) / (p["g_l"] * p["tau"]))),
                 "phi_dt": p["phi_max"] * dt / 1000.0,
-                "gb_gl": g_b / p["g_l"], "ga_gl": g_a / p["g_l"], "inv_g_l": 1.0 / p["g_l"]}
+                "gb_gl": g_b / p["g_l"], "ga_gl": g_a / p["g_l"], "inv_g_l": 1.0 / p["g_l"],
+                "inv_g_tot": 1.0 / (1.0 + g_b / p["g_l"] + g_a / p["g_l"])}
 
 
 class SegregatedPyramidal(_StochasticSoma):
@@ -254,7 +257,7 @@ def _pyramidal_soma(c, v, v_basal, v_apical):
     """V after one step: forward Euler, or exact with the dendritic potentials frozen over the step."""
     if c.euler != 0.0:
         return v + c.dt_tau * (-v + c.gb_gl * (v_basal - v) + c.ga_gl * (v_apical - v))
-    v_inf = (c.gb_gl * v_basal + c.ga_gl * v_apical) / (1.0 + c.gb_gl + c.ga_gl)
+    v_inf = (c.gb_gl * v_basal + c.ga_gl * v_apical) * c.inv_g_tot
     return v_inf + (v - v_inf) * c.decay
 
 
