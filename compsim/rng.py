@@ -175,6 +175,10 @@ def integrate_intensity(acc, thr, i, lam):
     return 1 if a >= thr[i] else 0
 
 
+#: draws made at once by :func:`poisson_events` (float64 lanes of a 512-bit vector)
+_DRAW_LANES = 8
+
+
 @njit(cache=True, error_model="numpy")  # no zero-division branch: the draws vectorise
 def poisson_events(step, key, acc, thr, counts, spikes, draws):
     """Exact Poisson spike counts by time rescaling (spike mode ``'poisson_events'``), for one copy.
@@ -200,8 +204,8 @@ def poisson_events(step, key, acc, thr, counts, spikes, draws):
     collection (:class:`compsim.engine.stages.CollectSpikes`).
     """
     m = list_nonzero(counts, spikes)  # the flagged neurons, 16 at a time
-    for q in range(m):
-        draws[q] = exponential(key, spikes[q], step, 0)
+    for q in range(min(-(-m // _DRAW_LANES) * _DRAW_LANES, draws.shape[0])):  # whole vectors: no scalar tail
+        draws[q] = exponential(key, spikes[q], step, 0)  # beyond m: unused draws for stale (valid) indices
     n_spiking = 0
     for q in range(m):
         i = spikes[q]
