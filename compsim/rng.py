@@ -179,7 +179,7 @@ def integrate_intensity(acc, thr, i, lam):
 _DRAW_LANES = 8
 
 
-@njit(cache=True, error_model="numpy")  # no zero-division branch: the draws vectorise
+@njit(cache=True, error_model="numpy", forceinline=True)  # no zero-division branch: the draws vectorise
 def poisson_events(step, key, acc, thr, counts, spikes, draws):
     """Exact Poisson spike counts by time rescaling (spike mode ``'poisson_events'``), for one copy.
 
@@ -201,7 +201,8 @@ def poisson_events(step, key, acc, thr, counts, spikes, draws):
 
     Returns the number of neurons that spiked, whose indices are then
     ``spikes[:returned]`` in increasing order: this is the population's spike
-    collection (:class:`compsim.engine.stages.CollectSpikes`).
+    collection (:class:`compsim.engine.stages.CollectSpikes`). Compiled into its
+    caller (the chunk loop calls it per population, copy and step).
     """
     m = list_nonzero(counts, spikes)  # the flagged neurons, 16 at a time
     for q in range(min(-(-m // _DRAW_LANES) * _DRAW_LANES, draws.shape[0])):  # whole vectors: no scalar tail

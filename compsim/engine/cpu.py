@@ -49,8 +49,9 @@ def cache_dir():
 class _Function:
     """A compiled helper function of the chunk module, e.g. one population's step."""
 
-    def __init__(self, out, name, fixed_args, parallel, refcounts):
+    def __init__(self, out, name, fixed_args, parallel, refcounts, inline=False):
         self.out, self.name, self.fixed_args, self.parallel, self.refcounts = out, name, fixed_args, parallel, refcounts
+        self.inline = inline  # compiled into its caller (LLVM's alwaysinline)
         self.args = []
         self.lines = []
 
@@ -85,8 +86,10 @@ class _Function:
 
     def copy_helper(self, lines, passed):
         """Add the serial helper ``<name>_copy(b, *passed, *arrays)`` running the per-copy ``lines`` for copy ``b``
-        (compiled without Numba's runtime); returns it, for its :meth:`call`."""
-        one_copy = _Function(self.out, f"{self.name}_copy", ("b", *passed), parallel=False, refcounts=False)
+        (compiled without Numba's runtime, and into its caller: called per copy and step, a call would pass every
+        array's data pointer, shape and strides on the stack); returns it, for its :meth:`call`."""
+        one_copy = _Function(self.out, f"{self.name}_copy", ("b", *passed), parallel=False, refcounts=False,
+                             inline=True)
         one_copy.args = list(self.args)
         one_copy.emit_all(1, lines)
         self.out.add_function(one_copy)
@@ -99,7 +102,9 @@ class _Function:
     def text(self):
         runtime = self.refcounts or self.parallel  # parallel loops allocate (stated: callees inherit run_chunk's)
         alias = "" if self.parallel else _NO_ALIAS  # Numba decides for the bodies of parallel loops
-        options = f"cache=True, parallel={self.parallel}, nogil=True, error_model=\"numpy\", _nrt={runtime}{alias}"
+        inline = ", forceinline=True" if self.inline else ""
+        options = (f"cache=True, parallel={self.parallel}, nogil=True, error_model=\"numpy\", _nrt={runtime}"
+                   f"{alias}{inline}")
         head = [f"@njit({options})",
                 f"def {self.name}({', '.join([*self.fixed_args, *self.args])}):"]
         return "\n".join(head + self.lines)

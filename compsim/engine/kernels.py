@@ -146,7 +146,7 @@ def replay_copy(b, sp_idx, first, end, counts):
         counts[b, sp_idx[p]] += 1
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, forceinline=True)
 def deliver_dense(b0, b1, spk, nsp, cnt, wt, cnt_f, dot_out, target):
     """``target[b] += W @ counts[b]`` for copies ``b0 .. b1 - 1``; ``wt`` is W transposed, (n_pre, n_post).
 
@@ -154,7 +154,9 @@ def deliver_dense(b0, b1, spk, nsp, cnt, wt, cnt_f, dot_out, target):
     :func:`add_rows`) or, when more than :data:`DENSE_BLAS_FRACTION` of
     the presynaptic neurons spike and there are at least
     :data:`DENSE_BLAS_MIN_POST` targets, one BLAS gemv into the scratch ``dot_out``
-    (:func:`add_product`). Compiled without reference counting: the views it takes per copy cost nothing.
+    (:func:`add_product`). Compiled without reference counting: the views it takes per copy cost nothing;
+    and into its caller, the chunk loop, which calls it per copy and step (a call passes each array's
+    pointers, shape and strides on the stack).
     """
     n_pre, n_post = wt.shape
     for b in range(b0, b1):
