@@ -84,7 +84,7 @@ def test_chunk_loop_runs_without_reference_counting():
     net.connect(src, post, "basal", RNG.normal(size=(post.n, src.n)) * 0.01)
     source = net.source
     assert "@njit(cache=True, nogil=True, _nrt=False, pipeline_class=NoAliasCompiler)\ndef run_chunk(" in source
-    assert f"_nrt=False, pipeline_class=NoAliasCompiler)\ndef step_pop{post.index}(" in source
+    assert f"_nrt=False, pipeline_class=NoAliasCompiler, forceinline=True)\ndef step_pop{post.index}(" in source
     for kernel in (kernels.add_product, kernels.deliver_graded_dense):
         assert kernel.targetoptions["_nrt"] is True
     net.run(20.0)

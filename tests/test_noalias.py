@@ -64,7 +64,7 @@ def test_no_two_arrays_of_the_store_overlap_when_the_user_passes_one_array_twice
     np.testing.assert_array_equal(j2.weights, k2.weights)
 
 
-def test_serial_generated_functions_promise_no_overlap_and_threaded_ones_do_not():
+def test_serial_generated_functions_promise_no_overlap_and_are_inlined_but_threaded_ones_are_not():
     net = cs.Network(dt=1.0, seed=2, batch=4, parallel=True)
     src = net.add(cs.PoissonSource(40, 50.0), name="src")
     post = net.add(OutputNeuron(20), name="post")
@@ -72,7 +72,10 @@ def test_serial_generated_functions_promise_no_overlap_and_threaded_ones_do_not(
     source = net.source
     for line, following in zip(source.splitlines(), source.splitlines()[1:]):
         if line.startswith("@njit("):
-            assert ("pipeline_class=NoAliasCompiler" in line) == ("parallel=True" not in line), following
+            serial = "parallel=True" not in line
+            assert ("pipeline_class=NoAliasCompiler" in line) == serial, following
+            called_per_step = serial and not following.startswith(("def run_chunk(", "def copy_steps("))
+            assert ("forceinline=True" in line) == called_per_step, following
     assert "pipeline_class=NoAliasCompiler)\ndef copy_steps(" in source  # the copy-major loop
     net.run(10.0)
     assert np.isfinite(post.state).all()

@@ -86,8 +86,7 @@ class _Function:
 
     def copy_helper(self, lines, passed):
         """Add the serial helper ``<name>_copy(b, *passed, *arrays)`` running the per-copy ``lines`` for copy ``b``
-        (compiled without Numba's runtime, and into its caller: called per copy and step, a call would pass every
-        array's data pointer, shape and strides on the stack); returns it, for its :meth:`call`."""
+        (compiled without Numba's runtime, and into its caller); returns it, for its :meth:`call`."""
         one_copy = _Function(self.out, f"{self.name}_copy", ("b", *passed), parallel=False, refcounts=False,
                              inline=True)
         one_copy.args = list(self.args)
@@ -135,8 +134,10 @@ class ChunkWriter(ModuleWriter):
 
         ``refcounts=False`` compiles a serial helper (and what it calls) without Numba's runtime: no
         atomic reference-count updates for each array view taken per copy and step, but nothing in it
-        may allocate an array. (Threaded helpers keep the runtime: their parallel loops allocate.)"""
-        return _Function(self, name, fixed_args, parallel, refcounts)
+        may allocate an array. (Threaded helpers keep the runtime: their parallel loops allocate.)
+        A serial helper is compiled into its caller (called per step, a call would pass every array's
+        pointers, shape and strides on the stack); a threaded one is a parallel launch of its own."""
+        return _Function(self, name, fixed_args, parallel, refcounts, inline=not parallel)
 
     def add_function(self, function):
         self.functions.append(function.text())
