@@ -4,6 +4,10 @@ steps, and gives bit for bit what the step-major loop gives.
 It is used when a batch runs on threads and every stage works on one copy at a time; monitors (which record all
 copies step by step) keep the step-major loop.
 """
+import os
+import subprocess
+import sys
+
 import numba
 import numpy as np
 import pytest
@@ -130,3 +134,27 @@ def test_experiment_threads():
     assert Experiment(mode="fast", batch=4, threads=1).cpu_threads() == 1
     with pytest.raises(ValueError, match="'threads'"):
         Experiment(threads=0)
+
+
+COMPILE_ONCE = """
+import sys
+import numpy as np
+import compsim as cs
+from compsim.models import OutputNeuron
+net = cs.Network(dt=1.0, seed=3, batch=4, parallel=True)
+src = net.add(cs.PoissonSource(30, 40.0), name="src")
+post = net.add(OutputNeuron(12), name="post")
+net.connect(src, post, "basal", np.full((12, 30), 0.01))
+net.run(5.0)
+module = next(m for name, m in sys.modules.items() if name.startswith("compsim_chunk"))
+print(len(module.copy_segment.overloads), len(module.copy_steps.overloads))
+"""
+
+
+def test_the_copy_major_loop_compiles_each_function_once(tmp_path):
+    """A literal first segment start or the parallel body's unsigned copy index would compile copy_segment and
+    copy_steps again under other signatures (twice the compile time of a first run)."""
+    env = {**os.environ, "COMPSIM_CACHE_DIR": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-c", COMPILE_ONCE], env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["1", "1"]
