@@ -54,7 +54,9 @@ def _two_projections_sharing_weights(same_array):
     return net, j1, j2
 
 
-def test_no_two_arrays_of_the_store_overlap_when_the_user_passes_one_array_twice():
+def test_no_two_arrays_of_the_store_overlap_and_one_weight_matrix_gives_independent_projections():
+    """A guard: no stage may declare arrays that share memory. (Today ``connect`` copies the user's weights before
+    the store adopts them, so the store's own copy is not what keeps the two projections apart here.)"""
     net, j1, j2 = _two_projections_sharing_weights(same_array=True)
     arrays = [a for _, a in net.store.items("state", "weights", "scratch", "record")]
     for x, y in itertools.combinations(arrays, 2):

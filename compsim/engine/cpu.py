@@ -37,8 +37,9 @@ COPY_STOP_ARRAY = ("engine", "copy_stop")
 COPY_MAJOR = """Copy-major loop. With a batch and threads, the copies are independent between the steps at which
 something shared by all copies changes (a weight update at a protocol's phase end). When every stage can work on
 one copy at a time, the chunk runs as segments of steps between such events: in a segment each thread takes its
-copies through every step (one parallel launch per segment, not several per step), then the shared work runs. Each copy computes exactly what it computes step by step (the same
-operations in the same order), so the results are bit-identical to the step-major loop's."""
+copies through every step (one parallel launch per segment, not several per step), then the shared work runs.
+Each copy computes exactly what it computes step by step (the same operations in the same order), so the results
+are bit-identical to the step-major loop's."""
 
 
 def cache_dir():
@@ -49,9 +50,8 @@ def cache_dir():
 class _Function:
     """A compiled helper function of the chunk module, e.g. one population's step."""
 
-    def __init__(self, out, name, fixed_args, parallel, refcounts, inline=False):
+    def __init__(self, out, name, fixed_args, parallel, refcounts):
         self.out, self.name, self.fixed_args, self.parallel, self.refcounts = out, name, fixed_args, parallel, refcounts
-        self.inline = inline  # compiled into its caller (LLVM's alwaysinline)
         self.args = []
         self.lines = []
 
@@ -87,8 +87,7 @@ class _Function:
     def copy_helper(self, lines, passed):
         """Add the serial helper ``<name>_copy(b, *passed, *arrays)`` running the per-copy ``lines`` for copy ``b``
         (compiled without Numba's runtime, and into its caller); returns it, for its :meth:`call`."""
-        one_copy = _Function(self.out, f"{self.name}_copy", ("b", *passed), parallel=False, refcounts=False,
-                             inline=True)
+        one_copy = _Function(self.out, f"{self.name}_copy", ("b", *passed), parallel=False, refcounts=False)
         one_copy.args = list(self.args)
         one_copy.emit_all(1, lines)
         self.out.add_function(one_copy)
@@ -100,10 +99,9 @@ class _Function:
 
     def text(self):
         runtime = self.refcounts or self.parallel  # parallel loops allocate (stated: callees inherit run_chunk's)
-        alias = "" if self.parallel else _NO_ALIAS  # Numba decides for the bodies of parallel loops
-        inline = ", forceinline=True" if self.inline else ""
-        options = (f"cache=True, parallel={self.parallel}, nogil=True, error_model=\"numpy\", _nrt={runtime}"
-                   f"{alias}{inline}")
+        # serial: into its caller, on the store's no-overlap promise; Numba decides for the bodies of parallel loops
+        serial = "" if self.parallel else f"{_NO_ALIAS}, forceinline=True"
+        options = f"cache=True, parallel={self.parallel}, nogil=True, error_model=\"numpy\", _nrt={runtime}{serial}"
         head = [f"@njit({options})",
                 f"def {self.name}({', '.join([*self.fixed_args, *self.args])}):"]
         return "\n".join(head + self.lines)
@@ -137,7 +135,7 @@ class ChunkWriter(ModuleWriter):
         may allocate an array. (Threaded helpers keep the runtime: their parallel loops allocate.)
         A serial helper is compiled into its caller (called per step, a call would pass every array's
         pointers, shape and strides on the stack); a threaded one is a parallel launch of its own."""
-        return _Function(self, name, fixed_args, parallel, refcounts, inline=not parallel)
+        return _Function(self, name, fixed_args, parallel, refcounts)
 
     def add_function(self, function):
         self.functions.append(function.text())
@@ -325,7 +323,8 @@ def _dependency_sources(text):
     """
     parts = []
     for line in text.splitlines():
-        if line.startswith("from ") and " import " in line and not line.startswith(("from numba ", "from numpy ", "from collections ")):
+        external = line.startswith(("from numba ", "from numpy ", "from collections "))
+        if line.startswith("from ") and " import " in line and not external:
             module = importlib.import_module(line.split()[1])
             if getattr(module, "__file__", None):
                 parts.append(Path(module.__file__).read_bytes())
